@@ -1,0 +1,224 @@
+"""The ``qcoreset`` command line.
+
+Exit codes: 0 success; 2 bad input or usage (one line on stderr naming the problem
+and the fix); 1 unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from ._errors import InputError, QCoresetError
+
+__all__ = ["main", "build_parser"]
+
+PROG = "qcoreset"
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line and exit code 2."""
+
+    def error(self, message):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _size(text: str):
+    if text == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid size {text!r}: use 'auto' or a whole number of rows"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``qcoreset`` command."""
+    from .constructors import CONSTRUCTORS
+    from .quantizers import QUANTIZERS
+
+    parser = _Parser(
+        prog=PROG,
+        description="Quantized coresets that fit a bit budget.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    red = sub.add_parser(
+        "reduce",
+        help="reduce a dataset to a quantized coreset payload (.qcs) within a bit budget",
+        description="Build a weighted coreset, quantize it and write a .qcs payload of at "
+        "most BUDGET bits.",
+    )
+    red.add_argument(
+        "input",
+        metavar="INPUT",
+        help="data: FILE.npy, FILE.npz (arrays X, y), FILE.csv, or builtin:NAME "
+        "(digits, breast_cancer, iris, wine, fashion-mnist)",
+    )
+    red.add_argument(
+        "--budget", "-b", required=True,
+        help="bit budget: bits (8e6), a size (100kB, 1MiB) or a percentage of the "
+        "float32 size (1%%)",
+    )
+    red.add_argument("-o", "--output", help="output file (default: NAME.qcs here)")
+    red.add_argument("--method", default="sensitivity", choices=CONSTRUCTORS.names(),
+                     help="coreset constructor (default: sensitivity)")
+    red.add_argument("--quantizer", default="fixed", choices=QUANTIZERS.names(),
+                     help="quantizer (default: fixed)")
+    red.add_argument("--bits", type=int, default=8,
+                     help="bits per value; mantissa bits for 'float' (default: 8)")
+    red.add_argument("--size", type=_size, default="auto",
+                     help="coreset rows, or 'auto' for the most that fit (default: auto)")
+    red.add_argument("--n-clusters", type=int, default=10,
+                     help="clusters of the sensitivity bicriteria solution (default: 10)")
+    red.add_argument("--label-column",
+                     help="CSV column name or index (CSV/.npy) holding class labels")
+    red.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    red.add_argument("--json", action="store_true", help="print one JSON object")
+    red.set_defaults(func=_cmd_reduce)
+
+    ins = sub.add_parser(
+        "inspect",
+        help="show the header of a .qcs payload and check its CRC",
+        description="Print the header fields of a .qcs payload and whether its CRC32 matches.",
+    )
+    ins.add_argument("file", metavar="FILE", help="a .qcs payload")
+    ins.add_argument("--json", action="store_true", help="print one JSON object")
+    ins.set_defaults(func=_cmd_inspect)
+    return parser
+
+
+def _label_column(text):
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _cmd_reduce(args) -> int:
+    from .budget import format_bits, raw_bits
+    from .datasets import load_input
+    from .estimator import QuantizedCoreset
+    from .payload import write_atomic
+
+    t0 = time.perf_counter()
+    ds = load_input(args.input, label_column=_label_column(args.label_column))
+    out = args.output or f"{ds.name}.qcs"
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise InputError(f"cannot write {out}: folder {folder} does not exist; create it first")
+    if os.path.isdir(out):
+        raise InputError(f"cannot write {out}: it is a folder; give a file name with -o")
+    qc = QuantizedCoreset(
+        budget=args.budget, method=args.method, quantizer=args.quantizer, bits=args.bits,
+        size=args.size, n_clusters=args.n_clusters, random_state=args.seed,
+    )
+    qc.fit(ds.X, ds.y)
+    try:
+        write_atomic(out, qc.to_bytes())
+    except OSError as exc:
+        raise InputError(f"cannot write {out}: {exc.strerror or exc}") from None
+    seconds = time.perf_counter() - t0
+    n, d = ds.X.shape
+    raw = raw_bits(n, d)
+    result = {
+        "input": args.input,
+        "output": out,
+        "n_points": n,
+        "n_features": d,
+        "n_classes": 0 if qc.coreset_labels_ is None else int(qc.header_["n_classes"]),
+        "coreset_size": int(qc.size_),
+        "bits_per_value": int(qc.bits_),
+        "payload_bits": int(qc.payload_bits_),
+        "budget_bits": int(qc.budget_bits_),
+        "raw_bits": int(raw),
+        "reduction": float(qc.reduction_),
+        "method": args.method,
+        "quantizer": args.quantizer,
+        "error_bound": float(qc.error_bound_),
+        "cs_error": float(qc.cs_error_),
+        "quantization_error": float(qc.quantization_error_),
+        "error_kind": qc.error_kind_,
+        "sent_all": bool(qc.sent_all_),
+        "seed": args.seed,
+        "seconds": seconds,
+    }
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    labels = f", labels of {result['n_classes']} classes" if result["n_classes"] else ""
+    print(f"{ds.name}: {n} x {d}{labels}; budget {format_bits(qc.budget_bits_)}")
+    if qc.sent_all_:
+        print(f"  the budget holds every row: sent all {n} rows, quantized, with their weights")
+    if qc.budget_bits_ >= raw:
+        print(f"  note: the budget is at or above the raw float32 size ({format_bits(raw)})")
+    print(
+        f"  coreset: {qc.size_} rows by {args.method}, {qc.bits_} bits per value "
+        f"({args.quantizer} quantizer)"
+    )
+    print(
+        f"  payload: {format_bits(qc.payload_bits_)} <= budget; "
+        f"reduction {100 * qc.reduction_:.2f}% vs float32"
+    )
+    print(
+        f"  error bound per unit weight: {qc.error_bound_:.4g} "
+        f"(coreset {qc.cs_error_:.4g} [{qc.error_kind_}] + quantization "
+        f"{qc.quantization_error_:.4g})"
+    )
+    print(f"  wrote {out} in {seconds:.2f} s")
+    return 0
+
+
+def _cmd_inspect(args) -> int:
+    from .payload import read_header
+
+    try:
+        with open(args.file, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise InputError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    header = read_header(data)
+    header = {"file": args.file, **header}
+    if args.json:
+        print(json.dumps(header))
+    else:
+        for key, value in header.items():
+            if key == "classes" and value is not None and len(value) > 20:
+                value = f"{value[:20]} ... ({len(value)} classes)"
+            print(f"{key:>20}: {value}")
+    if not header["crc_ok"] or not header["size_ok"]:
+        what = "CRC32 mismatch" if not header["crc_ok"] else "length does not match the header"
+        print(f"{PROG} inspect: error: {args.file}: {what}: the file is corrupted or truncated; "
+              "re-create or re-send it", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except QCoresetError as exc:
+        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(f"{PROG} {args.command}: error: out of memory; use a smaller input or budget",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,429 @@
+"""scikit-learn style estimators: :class:`QuantizedCoreset` and :class:`CoresetEstimator`."""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+import time
+
+import numpy as np
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
+
+from ._errors import BudgetError, EstimatorError, InputError
+from ._validation import check_data, check_int, check_labels, check_sample_weight
+from .budget import parse_budget, raw_bits
+from .constructors import CONSTRUCTORS, build_coreset
+from .payload import decode_payload, encode_payload, payload_nbytes
+from .quantizers import QUANTIZERS, get_quantizer
+
+__all__ = ["QuantizedCoreset", "CoresetEstimator", "plan_weight_encoding", "max_coreset_size"]
+
+
+def plan_weight_encoding(method: str, sample_weight: np.ndarray) -> tuple[str, int]:
+    """Weight encoding a constructor's output will need at most, known before it runs.
+
+    A constructor declares its ``weight_kind``: ``"constant"`` (equal input weights
+    give equal output weights per class), ``"counts"`` (integer input weights give
+    integer output weights no larger than their total) or ``"real"``.
+
+    Returns
+    -------
+    (encoding, bits_per_weight) : tuple
+        ``("constant", 0)``, ``("counts", bit_length(floor(U)))`` or ``("float32", 32)``.
+    """
+    kind = CONSTRUCTORS.get(method).weight_kind
+    u = sample_weight
+    if kind == "constant" and (u == u[0]).all():
+        return "constant", 0
+    if kind == "counts" and (u == np.floor(u)).all() and u.sum() < 2**32:
+        return "counts", max(1, int(u.sum()).bit_length())
+    return "float32", 32
+
+
+def max_coreset_size(budget_bits: int, *, header_bytes: int, row_bits: int) -> int:
+    """Largest m with ``8 * (header_bytes + ceil(m * row_bits / 8)) <= budget_bits``.
+
+    ``header_bytes`` counts everything but the body (header and CRC).
+    """
+    body_bytes = budget_bits // 8 - header_bytes
+    if body_bytes < 0:
+        return -1
+    if row_bits == 0:
+        return np.iinfo(np.int64).max
+    return (8 * body_bytes) // row_bits
+
+
+class QuantizedCoreset(BaseEstimator):
+    """Weighted coreset of the data, quantized and encoded within a bit budget.
+
+    ``fit`` builds a coreset with a constructor (``method``), quantizes its rows with
+    a quantizer (``quantizer``, ``bits``), encodes everything into a ``.qcs`` payload
+    of at most ``budget`` bits and decodes it again: the fitted attributes are exactly
+    what a receiver of the payload sees.
+
+    Parameters
+    ----------
+    budget : int, float or str, default="1%"
+        Bit budget of the payload: bits (``8e6``), a size (``"100kB"``, ``"1MiB"``) or
+        a percentage of the data's float32 size (``"1%"``).
+    method : str, default="sensitivity"
+        Coreset constructor, one of ``qcoreset.constructors.CONSTRUCTORS.names()``.
+    quantizer : str, default="fixed"
+        Quantizer, one of ``qcoreset.quantizers.QUANTIZERS.names()``.
+    bits : int, default=8
+        Bits per value (mantissa bits for ``float``; ignored by ``none``).
+    size : "auto" or int, default="auto"
+        Coreset size. ``"auto"`` takes the largest size whose payload fits the budget.
+    n_clusters : int, default=10
+        Clusters of the bicriteria solution, for constructors that take it.
+    method_params : dict or None, default=None
+        Further constructor parameters (e.g. ``{"max_iter": 50}`` for ``rcc``).
+    random_state : int, RandomState instance or None, default=None
+        Seeds every random choice (sampling, k-means++, stochastic rounding).
+
+    Attributes
+    ----------
+    coreset_ : ndarray of shape (size_, n_features)
+        Decoded (dequantized) coreset rows.
+    coreset_labels_ : ndarray of shape (size_,) or None
+        Their labels when ``y`` was given.
+    coreset_weights_ : ndarray of shape (size_,)
+        Their weights (they sum to about the total input weight).
+    size_ : int
+        Rows in the coreset.
+    bits_ : int
+        Bits per quantized value.
+    payload_ : bytes
+        The encoded payload.
+    payload_bits_ : int
+        ``8 * len(payload_)``; never above ``budget_bits_``.
+    budget_bits_ : int
+        The budget in bits.
+    reduction_ : float
+        ``1 - payload_bits_ / (32 * n_samples * n_features)``.
+    cs_error_ : float
+        Coreset-construction error per unit weight, ``E_cs / U``: for ``rcc`` and
+        ``kcenter`` the proven transport bound ``sum_p u_p ||p - c(p)|| / U``; for the
+        sampling constructors one standard error of the coreset's estimate of a
+        1-Lipschitz cost, per unit weight (an estimate, not a bound); 0 when the whole
+        data was sent.
+    quantization_error_ : float
+        Largest proven ``||s - Q(s)||_2`` over the coreset rows.
+    error_bound_ : float
+        ``cs_error_ + quantization_error_``: for losses that are 1-Lipschitz in the
+        data point, ``|cost(P) - cost(S')| / U`` is at most this (with the caveat of
+        ``cs_error_`` for sampling constructors).
+    error_kind_ : str
+        ``"proven"``, ``"estimate"`` or ``"exact"`` (whole data sent).
+    sent_all_ : bool
+        True when the budget held every row, so the data itself was sent.
+    quantizer_ : Quantizer
+        The fitted quantizer.
+    n_features_in_ : int
+        Columns of ``X``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from qcoreset import QuantizedCoreset
+    >>> X, y = load_digits(return_X_y=True)
+    >>> qc = QuantizedCoreset(budget="2%", random_state=0).fit(X, y)
+    >>> qc.payload_bits_ <= qc.budget_bits_
+    True
+    """
+
+    def __init__(
+        self,
+        budget="1%",
+        method="sensitivity",
+        quantizer="fixed",
+        bits=8,
+        size="auto",
+        n_clusters=10,
+        method_params=None,
+        random_state=None,
+    ):
+        self.budget = budget
+        self.method = method
+        self.quantizer = quantizer
+        self.bits = bits
+        self.size = size
+        self.n_clusters = n_clusters
+        self.method_params = method_params
+        self.random_state = random_state
+
+    # -------------------------------------------------------------------------
+    def _method_params(self) -> dict:
+        cls = CONSTRUCTORS.get(self.method)
+        params = dict(self.method_params or {})
+        if "n_clusters" in getattr(cls, "_defaults", {}) and "n_clusters" not in params:
+            params["n_clusters"] = check_int(self.n_clusters, "n_clusters", 1)
+        return params
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Build, quantize, encode and decode the coreset of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Finite numeric data.
+        y : array-like of shape (n_samples,) or None
+            Class labels. When given, the coreset is built per class (sizes
+            proportional to class mass) and the labels travel in the payload.
+        sample_weight : array-like of shape (n_samples,) or None
+            Non-negative weights of the rows (default 1).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        InputError
+            For invalid data, labels, weights or parameters.
+        BudgetError
+            When the budget cannot hold the header and one row per class, or a
+            fixed ``size`` does not fit.
+        """
+        t0 = time.perf_counter()
+        X = check_data(X)
+        n, d = X.shape
+        u = check_sample_weight(sample_weight, n)
+        labels = None if y is None else check_labels(y, n)
+        budget_bits = parse_budget(self.budget, n, d)
+        quantizer_cls = QUANTIZERS.get(self.quantizer)
+        method_params = self._method_params()
+        n_pos = int((u > 0).sum())
+        n_groups = 1 if labels is None else len(np.unique(labels[u > 0]))
+        auto_size = isinstance(self.size, str) and self.size == "auto"
+        if not auto_size:
+            if isinstance(self.size, str) or not isinstance(self.size, numbers.Real):
+                raise InputError(f"size must be 'auto' or an integer, got {self.size!r}")
+            m = check_int(self.size, "size", max(1, n_groups), n_pos)
+
+        rs = check_random_state(self.random_state)
+        build_seed = int(rs.randint(2**31 - 1))
+        round_seed = int(rs.randint(2**31 - 1))
+        qparams = {"random_state": round_seed} if "random_state" in inspect.signature(
+            quantizer_cls.__init__
+        ).parameters else {}
+        quant = get_quantizer(self.quantizer, self.bits, **qparams).fit(X)
+
+        classes = None if labels is None else np.unique(labels[u > 0])
+        wenc, wbits = plan_weight_encoding(self.method, u)
+        header_bytes = payload_nbytes(
+            d=d, m=0, quantizer=quant, weight_encoding=wenc, weight_bits=wbits,
+            classes=classes, method=self.method,
+        )
+        row_bits = quant.value_bits_per_row_ + wbits
+        m_max = max_coreset_size(budget_bits, header_bytes=header_bytes, row_bits=row_bits)
+        if m_max < n_groups:
+            need = 8 * header_bytes + n_groups * row_bits
+            need = 8 * ((need + 7) // 8)
+            what = f"{n_groups} rows (one per class)" if classes is not None else "one row"
+            raise BudgetError(
+                f"budget {budget_bits} bits is below the smallest payload for d={d} with the "
+                f"{self.quantizer!r} quantizer: {8 * header_bytes}-bit header + {what} = "
+                f"{need} bits; raise --budget to at least {need} bits"
+            )
+        if auto_size:
+            m = min(m_max, n_pos)
+        else:
+            if m > m_max:
+                raise BudgetError(
+                    f"size {m} does not fit the budget of {budget_bits} bits: at "
+                    f"{quant.bits_per_value_} bits per value at most {m_max} rows fit; "
+                    f"lower --size to {m_max} or raise --budget"
+                )
+
+        coreset = build_coreset(
+            X, m, method=self.method, y=labels, sample_weight=u,
+            random_state=build_seed, **method_params,
+        )
+        total = float(u.sum())
+        cs_error = coreset.cs_error / total
+        q_error = float(quant.row_error_bound(coreset.points).max(initial=0.0))
+        payload = encode_payload(
+            coreset.points, coreset.weights, quant, labels=coreset.labels, classes=classes,
+            n_total=n, total_weight=total, method=self.method, source_dtype=X.dtype,
+            budget_bits=budget_bits, rng=check_random_state(round_seed),
+            cs_error=cs_error, quantization_error=q_error,
+        )
+        self._set_from_payload(payload)
+        self.n_features_in_ = d
+        self.budget_bits_ = budget_bits
+        self.cs_error_ = cs_error
+        self.quantization_error_ = q_error
+        self.error_bound_ = cs_error + q_error
+        self.error_kind_ = coreset.error_kind
+        self.n_clipped_ = int(getattr(coreset, "n_clipped", 0))
+        self.sent_all_ = coreset.error_kind == "exact"
+        self.max_size_ = int(min(m_max, n_pos))
+        self.reduction_ = 1.0 - self.payload_bits_ / raw_bits(n, d)
+        self.fit_seconds_ = time.perf_counter() - t0
+        return self
+
+    def _set_from_payload(self, payload: bytes):
+        dec = decode_payload(payload)
+        self.payload_ = payload
+        self.payload_bits_ = 8 * len(payload)
+        self.coreset_ = dec.points
+        self.coreset_weights_ = dec.weights
+        self.coreset_labels_ = dec.labels
+        self.size_ = dec.header["coreset_size"]
+        self.bits_ = dec.header["bits_per_value"]
+        self.quantizer_ = dec.quantizer
+        self.header_ = dec.header
+        return dec
+
+    def fit_resample(self, X, y=None, sample_weight=None):
+        """Fit and return the coreset as ``(rows, labels, weights)``.
+
+        ``labels`` is None when ``y`` is None. Train any estimator on the result with
+        ``est.fit(rows, labels, sample_weight=weights)``.
+        """
+        self.fit(X, y, sample_weight)
+        return self.coreset_, self.coreset_labels_, self.coreset_weights_
+
+    def to_bytes(self) -> bytes:
+        """The ``.qcs`` payload."""
+        check_is_fitted(self, "payload_")
+        return self.payload_
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> QuantizedCoreset:
+        """Rebuild a fitted estimator from a payload (what the receiver sees).
+
+        Raises
+        ------
+        PayloadError
+            If the payload is truncated, corrupted or foreign.
+        """
+        self = cls.__new__(cls)
+        dec = decode_payload(data)
+        h = dec.header
+        cls.__init__(
+            self, budget=8 * len(data), method=h["method"], quantizer=h["quantizer"],
+            bits=h["bits"], size=h["coreset_size"],
+        )
+        self._set_from_payload(bytes(data))
+        self.n_features_in_ = h["n_features"]
+        self.budget_bits_ = 8 * len(data)
+        self.cs_error_ = h["cs_error"]
+        self.quantization_error_ = h["quantization_error"]
+        self.error_bound_ = h["error_bound"]
+        self.reduction_ = 1.0 - self.payload_bits_ / raw_bits(h["n_total"], h["n_features"])
+        return self
+
+
+def _estimator_has(attr):
+    def check(self):
+        if hasattr(self, "estimator_"):
+            return hasattr(self.estimator_, attr)
+        return hasattr(self.estimator, attr)
+
+    return check
+
+
+class CoresetEstimator(MetaEstimatorMixin, BaseEstimator):
+    """Fit any scikit-learn estimator on a weighted quantized coreset of the data.
+
+    ``fit(X, y)`` reduces the data with ``reducer`` (a :class:`QuantizedCoreset`),
+    then calls ``estimator.fit(rows, labels, sample_weight=weights)``. Prediction,
+    transformation and scoring go to the fitted estimator.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        Its ``fit`` must accept ``sample_weight`` (KMeans, LogisticRegression,
+        LinearSVC, SVC, Ridge, ...).
+    reducer : QuantizedCoreset or None, default=None
+        The reduction; None means ``QuantizedCoreset()``.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The estimator fitted on the coreset.
+    reducer_ : QuantizedCoreset
+        The fitted reduction (payload size, error bound, ...).
+
+    Raises
+    ------
+    EstimatorError
+        From ``fit``, when the estimator's ``fit`` takes no ``sample_weight``.
+    """
+
+    def __init__(self, estimator, reducer=None):
+        self.estimator = estimator
+        self.reducer = reducer
+
+    def fit(self, X, y=None, sample_weight=None, **fit_params):
+        """Reduce ``X`` (and ``y``) to a coreset and fit the estimator on it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or None
+        sample_weight : array-like of shape (n_samples,) or None
+            Weights of the input rows; the coreset weights carry them.
+        **fit_params
+            Passed on to the estimator's ``fit``.
+
+        Returns
+        -------
+        self
+        """
+        if not has_fit_parameter(self.estimator, "sample_weight"):
+            name = type(self.estimator).__name__
+            raise EstimatorError(
+                f"{name}.fit takes no sample_weight, so it would ignore the coreset weights; "
+                "use an estimator whose fit accepts sample_weight (KMeans, LogisticRegression, "
+                "LinearSVC, ...) or train on fit_resample's rows yourself"
+            )
+        reducer = QuantizedCoreset() if self.reducer is None else self.reducer
+        self.reducer_ = clone(reducer)
+        Xc, yc, wc = self.reducer_.fit_resample(X, y, sample_weight)
+        self.estimator_ = clone(self.estimator)
+        if yc is None:
+            self.estimator_.fit(Xc, sample_weight=wc, **fit_params)
+        else:
+            self.estimator_.fit(Xc, yc, sample_weight=wc, **fit_params)
+        self.n_features_in_ = self.reducer_.n_features_in_
+        if hasattr(self.estimator_, "classes_"):
+            self.classes_ = self.estimator_.classes_
+        return self
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict with the estimator fitted on the coreset."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities from the estimator fitted on the coreset."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the estimator fitted on the coreset."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.decision_function(X)
+
+    @available_if(_estimator_has("transform"))
+    def transform(self, X):
+        """Transform with the estimator fitted on the coreset."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.transform(X)
+
+    @available_if(_estimator_has("score"))
+    def score(self, X, y=None, sample_weight=None):
+        """Score of the estimator fitted on the coreset, on the data given here."""
+        check_is_fitted(self, "estimator_")
+        if sample_weight is None:
+            return self.estimator_.score(X, y)
+        return self.estimator_.score(X, y, sample_weight=sample_weight)

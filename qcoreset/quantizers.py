@@ -1,0 +1,619 @@
+"""Scalar quantizers with exact bit costs and exact worst-case errors.
+
+Each quantizer is a scikit-learn transformer: ``fit`` learns per-column parameters,
+``transform`` quantizes and dequantizes (the row count never changes), ``encode``
+turns rows into bits and ``decode`` turns bits back into rows. For every quantizer
+
+* the bit cost is exact: ``encode(X)`` is ``ceil(n_bits(len(X)) / 8)`` bytes and
+  ``n_bits(n) == n * value_bits_per_row_``;
+* the error is bounded: ``||x - transform(x)||_2 <= row_error_bound(x)`` for every
+  row, and ``row_error_bound(x) <= error_bound_`` for rows inside the fitted range;
+* ``decode(encode(X), len(X))`` equals ``transform(X)`` exactly (deterministic
+  quantizers; the stochastic one when given the same random state).
+
+A column that is constant in the fitted data costs no bits per value: its value is
+stored once, as float32, in the quantizer's parameters.
+
+Registered names: ``fixed``, ``stochastic``, ``float``, ``none``.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._bitpack import bits_to_codes, codes_to_bits
+from ._errors import InputError, PayloadError
+from ._registry import Registry
+
+__all__ = [
+    "Quantizer",
+    "FixedQuantizer",
+    "StochasticQuantizer",
+    "FloatQuantizer",
+    "NoQuantizer",
+    "QUANTIZERS",
+    "register_quantizer",
+    "get_quantizer",
+]
+
+QUANTIZERS: Registry[type[Quantizer]] = Registry("quantizer")
+
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _row_chunks(X, elements: int = 1 << 21):
+    """(start, length) of row blocks of about ``elements`` values, for bounded memory."""
+    step = max(1, elements // max(1, X.shape[1]))
+    return [(i, step) for i in range(0, X.shape[0], step)]
+
+
+def _f32_down(v: np.ndarray) -> np.ndarray:
+    """Largest float32 values <= v (as float64)."""
+    r = v.astype(np.float32)
+    over = r.astype(np.float64) > v
+    r[over] = np.nextafter(r[over], np.float32(-np.inf))
+    return r.astype(np.float64)
+
+
+def _f32_up(v: np.ndarray) -> np.ndarray:
+    """Smallest float32 values >= v (as float64)."""
+    r = v.astype(np.float32)
+    under = r.astype(np.float64) < v
+    r[under] = np.nextafter(r[under], np.float32(np.inf))
+    return r.astype(np.float64)
+
+
+class Quantizer(TransformerMixin, BaseEstimator):
+    """Base class: per-column scalar quantizer with exact bit cost and error bound.
+
+    Subclasses implement ``_fit_columns``, ``_codes``, ``_values``,
+    ``_coordinate_bounds``, ``_params_bytes`` and ``_params_from``; the base class
+    handles constant columns, validation, bit packing and the scikit-learn API.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    constant_ : ndarray of bool, shape (n_features,)
+        Columns that are constant in the fitted data; they cost no bits.
+    constant_values_ : ndarray of float64, shape (n_features,)
+        The float32-rounded value of each constant column (NaN elsewhere).
+    bits_per_value_ : int
+        Bits per non-constant value.
+    value_bits_per_row_ : int
+        Bits per encoded row, ``bits_per_value_ * (number of non-constant columns)``.
+    error_bound_ : float
+        Worst-case ``||x - Q(x)||_2`` over rows inside the fitted range.
+    """
+
+    #: registry name, set by subclasses
+    name = ""
+    #: numeric id written in payload headers
+    code = -1
+    #: whether ``bits`` is a parameter of this quantizer
+    uses_bits = True
+    #: inclusive range of valid ``bits``
+    bits_range = (1, 32)
+
+    # ------------------------------------------------------------------ sklearn API
+    def fit(self, X, y=None):
+        """Learn the per-column parameters from ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Finite numeric data.
+        y : ignored
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        InputError
+            If ``bits`` is out of range or values exceed the float32 range.
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        self._check_bits()
+        lo = X.min(axis=0).astype(np.float64)
+        hi = X.max(axis=0).astype(np.float64)
+        big = max(-lo.min(), hi.max())
+        if big > _F32_MAX:
+            raise InputError(f"values up to {big:.3g} exceed the float32 range; rescale the data")
+        self.constant_ = lo == hi
+        self.constant_values_ = np.where(self.constant_, lo.astype(np.float32), np.nan)
+        self._fit_columns(X, lo, hi)
+        self._finish_fit(X)
+        return self
+
+    def _finish_fit(self, X=None):
+        nvar = int((~self.constant_).sum())
+        self.value_bits_per_row_ = self.bits_per_value_ * nvar
+        if X is not None:
+            self.error_bound_ = max(
+                (float(self.row_error_bound(X[i : i + step]).max(initial=0.0))
+                 for i, step in _row_chunks(X)),
+                default=0.0,
+            )
+
+    def transform(self, X):
+        """Quantize and dequantize ``X`` (same shape; values on the quantizer's grid).
+
+        Values outside the fitted range are clipped to it.
+        """
+        check_is_fitted(self, "constant_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return self._values(self._codes(X, self._rng()))
+
+    def encode(self, X) -> bytes:
+        """Encode rows to bytes: ``n_bits(len(X))`` bits, padded to a whole byte."""
+        check_is_fitted(self, "constant_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        bits = codes_to_bits(self._codes(X, self._rng()), self.bits_per_value_)
+        return np.packbits(bits).tobytes()
+
+    def decode(self, data: bytes, n_rows: int) -> np.ndarray:
+        """Decode ``n_rows`` rows from bytes written by :meth:`encode`.
+
+        Raises
+        ------
+        PayloadError
+            If ``data`` is too short for ``n_rows`` rows.
+        """
+        check_is_fitted(self, "constant_")
+        need = self.n_bits(n_rows)
+        if len(data) * 8 < need:
+            raise PayloadError(
+                f"{len(data)} bytes hold fewer than the {need} bits of {n_rows} rows"
+            )
+        bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8))
+        return self._values(self._unpack(bits, n_rows))
+
+    def n_bits(self, n_rows: int) -> int:
+        """Exact number of bits ``encode`` spends on ``n_rows`` rows (before byte padding)."""
+        check_is_fitted(self, "constant_")
+        return int(n_rows) * self.value_bits_per_row_
+
+    def row_error_bound(self, X) -> np.ndarray:
+        """Per-row upper bound on ``||x - Q(x)||_2`` for the rows of ``X``.
+
+        Proven for rows inside the fitted range; rows outside it are clipped, and
+        their bound includes the clipping distance.
+        """
+        check_is_fitted(self, "constant_")
+        X = np.asarray(X, dtype=np.float64)
+        b = np.empty_like(X)
+        var = ~self.constant_
+        b[:, var] = self._coordinate_bounds(X[:, var])
+        b[:, self.constant_] = np.abs(X[:, self.constant_] - self.constant_values_[self.constant_])
+        # relative slack for the rounding of the norm itself (a few ulps)
+        return np.sqrt(np.einsum("ij,ij->i", b, b)) * (1.0 + 16 * np.finfo(np.float64).eps)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+    # ------------------------------------------------------------------ helpers
+    def _check_bits(self):
+        if not self.uses_bits:
+            self.bits_per_value_ = 32
+            return
+        lo, hi = self.bits_range
+        b = self.bits
+        if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not lo <= b <= hi:
+            raise InputError(
+                f"bits={b!r} is out of range for the {self.name!r} quantizer; "
+                f"use an integer in [{lo}, {hi}]"
+            )
+
+    def _rng(self):
+        return None
+
+    def _codes(self, X, rng) -> np.ndarray:
+        """Codes of the non-constant columns, shape (n, n_var), uint64."""
+        return self._column_codes(np.asarray(X)[:, ~self.constant_], rng)
+
+    def _values(self, codes: np.ndarray) -> np.ndarray:
+        n = codes.shape[0]
+        out = np.empty((n, self.constant_.size), dtype=np.float64)
+        out[:, self.constant_] = self.constant_values_[self.constant_]
+        out[:, ~self.constant_] = self._column_values(codes)
+        return out
+
+    def _unpack(self, bits: np.ndarray, n_rows: int) -> np.ndarray:
+        nvar = int((~self.constant_).sum())
+        flat = bits_to_codes(bits, n_rows * nvar, self.bits_per_value_)
+        return flat.reshape(n_rows, nvar)
+
+    # header serialisation shared by all quantizers: constant bitmap + constant values
+    def _constant_bytes(self) -> bytes:
+        bitmap = np.packbits(self.constant_.astype(np.uint8)).tobytes()
+        vals = self.constant_values_[self.constant_].astype("<f4").tobytes()
+        return bitmap + vals
+
+    def params_bytes(self) -> bytes:
+        """The fitted parameters as bytes, as stored in a payload header."""
+        check_is_fitted(self, "constant_")
+        return self._constant_bytes() + self._params_bytes()
+
+    def params_nbytes(self) -> int:
+        """Length of :meth:`params_bytes`."""
+        return len(self.params_bytes())
+
+    @classmethod
+    def from_params(cls, bits: int, d: int, buf: bytes, offset: int):
+        """Rebuild a fitted quantizer from header bytes; returns (quantizer, new offset).
+
+        Raises
+        ------
+        PayloadError
+            If the bytes are too short or inconsistent.
+        """
+        q = cls(bits=bits) if cls.uses_bits else cls()
+        nmap = (d + 7) // 8
+        if len(buf) < offset + nmap:
+            raise PayloadError("header ends inside the quantizer parameters")
+        bitmap = np.frombuffer(buf, dtype=np.uint8, count=nmap, offset=offset)
+        const = np.unpackbits(bitmap)[:d].astype(bool)
+        offset += nmap
+        nconst = int(const.sum())
+        if len(buf) < offset + 4 * nconst:
+            raise PayloadError("header ends inside the quantizer parameters")
+        vals = np.frombuffer(buf, dtype="<f4", count=nconst, offset=offset).astype(np.float64)
+        offset += 4 * nconst
+        q.n_features_in_ = d
+        q.constant_ = const
+        q.constant_values_ = np.full(d, np.nan)
+        q.constant_values_[const] = vals
+        q._check_bits()
+        offset = q._params_from(buf, offset)
+        q._finish_fit()
+        q.error_bound_ = float("nan")  # unknown without the data
+        return q, offset
+
+    # ------------------------------------------------------------------ to implement
+    def _fit_columns(self, X, lo, hi):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _column_codes(self, Xv, rng):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _column_values(self, codes):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _coordinate_bounds(self, Xv):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _params_bytes(self) -> bytes:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _params_from(self, buf, offset) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class FixedQuantizer(Quantizer):
+    """Per-column uniform quantizer with ``2**bits`` levels and round-to-nearest.
+
+    Column j is mapped to the grid ``lo_j + k * step_j``, ``k = 0 .. 2**bits - 1``,
+    ``step_j = (hi_j - lo_j) / (2**bits - 1)``, where ``[lo_j, hi_j]`` is the fitted
+    range widened to float32 numbers. Per coordinate the error is at most
+    ``step_j / 2`` (plus the rounding of the float64 arithmetic, which the stated
+    bound includes), so ``||x - Q(x)||_2 <= 0.5 * sqrt(sum_j step_j**2)``.
+
+    Parameters
+    ----------
+    bits : int, default=8
+        Bits per value, 1 to 32.
+
+    Attributes
+    ----------
+    lo_, hi_, step_ : ndarray of shape (n_features,)
+        Grid of each column (as float64; ``lo_`` and ``hi_`` are float32 numbers).
+    """
+
+    name = "fixed"
+    code = 1
+
+    def __init__(self, bits: int = 8):
+        self.bits = bits
+
+    def _fit_columns(self, X, lo, hi):
+        self.bits_per_value_ = int(self.bits)
+        self.lo_ = np.where(self.constant_, self.constant_values_, _f32_down(lo))
+        self.hi_ = np.where(self.constant_, self.constant_values_, _f32_up(hi))
+        self._set_grid()
+
+    def _set_grid(self):
+        self.levels_ = (1 << self.bits_per_value_) - 1
+        self.step_ = (self.hi_ - self.lo_) / self.levels_
+        # rounding slack of lo + k*step in float64, made part of the stated bound
+        scale = np.maximum(np.abs(self.lo_), np.abs(self.hi_))
+        self._slack = 4.0 * np.spacing(np.maximum(scale, np.finfo(np.float64).tiny))
+
+    def _scaled(self, Xv):
+        var = ~self.constant_
+        lo, step = self.lo_[var], self.step_[var]
+        return np.clip((Xv - lo) / step, 0.0, float(self.levels_)), lo, step
+
+    def _column_codes(self, Xv, rng):
+        t, _, _ = self._scaled(Xv)
+        return np.rint(t).astype(np.uint64)
+
+    def _column_values(self, codes):
+        var = ~self.constant_
+        return self.lo_[var] + codes.astype(np.float64) * self.step_[var]
+
+    def _coordinate_bounds(self, Xv):
+        var = ~self.constant_
+        lo, hi = self.lo_[var], self.hi_[var]
+        outside = np.maximum(lo - Xv, 0.0) + np.maximum(Xv - hi, 0.0)
+        return outside + self.step_[var] / 2 + self._slack[var]
+
+    def _params_bytes(self) -> bytes:
+        var = ~self.constant_
+        return self.lo_[var].astype("<f4").tobytes() + self.hi_[var].astype("<f4").tobytes()
+
+    def _params_from(self, buf, offset) -> int:
+        var = ~self.constant_
+        nvar = int(var.sum())
+        if len(buf) < offset + 8 * nvar:
+            raise PayloadError("header ends inside the quantizer ranges")
+        lo = np.frombuffer(buf, dtype="<f4", count=nvar, offset=offset).astype(np.float64)
+        hi = np.frombuffer(buf, dtype="<f4", count=nvar, offset=offset + 4 * nvar)
+        hi = hi.astype(np.float64)
+        if not (np.isfinite(lo).all() and np.isfinite(hi).all() and (hi > lo).all()):
+            raise PayloadError("header holds an invalid quantizer range (corrupted file?)")
+        self.bits_per_value_ = int(self.bits)
+        self.lo_ = self.constant_values_.copy()
+        self.hi_ = self.constant_values_.copy()
+        self.lo_[var], self.hi_[var] = lo, hi
+        self._set_grid()
+        return offset + 8 * nvar
+
+
+class StochasticQuantizer(FixedQuantizer):
+    """Unbiased stochastic rounding on the grid of :class:`FixedQuantizer`.
+
+    A value between two grid points rounds up with probability equal to its
+    fractional position, so ``E[Q(x)] = x`` for x inside the fitted range. The error
+    per coordinate is below ``step_j``, hence ``||x - Q(x)||_2 < sqrt(sum_j step_j**2)``.
+
+    Parameters
+    ----------
+    bits : int, default=8
+        Bits per value, 1 to 32.
+    random_state : int, RandomState instance or None, default=None
+        Source of the rounding randomness. With an int, every call of ``transform``
+        or ``encode`` draws the same rounding for the same input.
+    """
+
+    name = "stochastic"
+    code = 2
+
+    def __init__(self, bits: int = 8, random_state=None):
+        self.bits = bits
+        self.random_state = random_state
+
+    def _rng(self):
+        return check_random_state(self.random_state)
+
+    def _column_codes(self, Xv, rng):
+        t, _, _ = self._scaled(Xv)
+        base = np.floor(t)
+        if rng is None:
+            rng = check_random_state(None)
+        up = rng.random_sample(t.shape) < (t - base)
+        return np.minimum(base + up, float(self.levels_)).astype(np.uint64)
+
+    def _coordinate_bounds(self, Xv):
+        var = ~self.constant_
+        lo, hi = self.lo_[var], self.hi_[var]
+        outside = np.maximum(lo - Xv, 0.0) + np.maximum(Xv - hi, 0.0)
+        return outside + self.step_[var] + self._slack[var]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = True
+        return tags
+
+
+class FloatQuantizer(Quantizer):
+    """Floating-point quantizer: sign, exponent and ``bits`` mantissa bits.
+
+    A value ``x = ±m * 2**E`` (``1 <= m < 2``) keeps ``bits`` fractional bits of
+    ``m`` by round-to-nearest-even, so ``|x - Q(x)| <= 2**-(bits+1) * |x|`` and
+    ``||x - Q(x)||_2 <= 2**-(bits+1) * ||x||_2`` for rows inside the fitted exponent
+    range. Exponents are stored relative to the smallest fitted exponent, in the
+    fewest bits that cover the fitted range (exponent code 0 means the value 0).
+    Values below the smallest fitted magnitude flush to zero (error ``|x|``, included
+    in :meth:`row_error_bound`); values above the largest saturate.
+
+    Parameters
+    ----------
+    bits : int, default=8
+        Mantissa bits, 0 to 52. A value costs ``1 + exponent_bits_ + bits`` bits.
+
+    Attributes
+    ----------
+    exponent_min_ : int
+        Smallest exponent E of a non-zero fitted value (after rounding).
+    exponent_bits_ : int
+        Bits of the exponent code.
+    """
+
+    name = "float"
+    code = 3
+    bits_range = (0, 52)
+
+    def __init__(self, bits: int = 8):
+        self.bits = bits
+
+    def _split(self, Xv):
+        """Round to ``bits`` mantissa bits: (sign, exponent E, integer mantissa M)."""
+        s = int(self.bits)
+        Xv = np.asarray(Xv, dtype=np.float64)
+        frac, exp = np.frexp(np.abs(Xv))  # |x| = frac * 2**exp, frac in [0.5, 1)
+        mant = np.rint(np.ldexp(frac, s + 1))  # in [2**s, 2**(s+1)]
+        carry = mant >= 2.0 ** (s + 1)
+        mant = np.where(carry, mant / 2, mant)
+        E = exp - 1 + carry
+        return np.signbit(Xv), E, mant
+
+    def _fit_columns(self, X, lo, hi):
+        s = int(self.bits)
+        var = ~self.constant_
+        emin, emax = None, None
+        for i, step in _row_chunks(X):
+            Xv = X[i : i + step][:, var]
+            _, E, _ = self._split(Xv)
+            nz = Xv != 0
+            if nz.any():
+                lo_e, hi_e = int(E[nz].min()), int(E[nz].max())
+                emin = lo_e if emin is None else min(emin, lo_e)
+                emax = hi_e if emax is None else max(emax, hi_e)
+        if emin is None:
+            emin = emax = 0
+        self.exponent_min_ = emin
+        # codes 1 .. 2**e - 1 hold exponents emin .. emin + 2**e - 2; code 0 is zero
+        self.exponent_bits_ = int(emax - emin + 1).bit_length()
+        self.bits_per_value_ = 1 + self.exponent_bits_ + s
+
+    def _emax(self):
+        return self.exponent_min_ + (1 << self.exponent_bits_) - 2
+
+    def _column_codes(self, Xv, rng):
+        s = int(self.bits)
+        sign, E, mant = self._split(Xv)
+        emin, emax = self.exponent_min_, self._emax()
+        zero = (Xv == 0) | (E < emin)
+        over = E > emax
+        mant = np.where(over, 2.0 ** (s + 1) - 1, mant)
+        E = np.clip(E, emin, emax)
+        ecode = np.where(zero, 0, E - emin + 1).astype(np.uint64)
+        mcode = np.where(zero, 0, mant - 2.0**s).astype(np.uint64)
+        scode = np.where(zero, False, sign).astype(np.uint64)
+        e = self.exponent_bits_
+        return (scode << np.uint64(e + s)) | (ecode << np.uint64(s)) | mcode
+
+    def _column_values(self, codes):
+        s = int(self.bits)
+        e = self.exponent_bits_
+        mcode = (codes & np.uint64((1 << s) - 1)).astype(np.float64)
+        ecode = ((codes >> np.uint64(s)) & np.uint64((1 << e) - 1)).astype(np.int64)
+        sign = (codes >> np.uint64(e + s)) & np.uint64(1)
+        E = ecode - 1 + self.exponent_min_
+        mag = np.ldexp(mcode + 2.0**s, E - s)
+        mag = np.where(ecode == 0, 0.0, mag)
+        return np.where(sign == 1, -mag, mag)
+
+    def _coordinate_bounds(self, Xv):
+        s = int(self.bits)
+        ax = np.abs(Xv)
+        _, E, _ = self._split(Xv)
+        emin, emax = self.exponent_min_, self._emax()
+        inside = np.ldexp(1.0, np.clip(E, -1074, 1023) - s - 1)  # half a mantissa step
+        top = np.ldexp(2.0 - 2.0**-s, emax)  # largest magnitude on the grid
+        b = np.where(E < emin, ax, np.where(E > emax, ax - top, inside))
+        return np.where(Xv == 0, 0.0, b)
+
+    def _params_bytes(self) -> bytes:
+        return struct.pack("<hB", self.exponent_min_, self.exponent_bits_)
+
+    def _params_from(self, buf, offset) -> int:
+        if len(buf) < offset + 3:
+            raise PayloadError("header ends inside the float quantizer parameters")
+        self.exponent_min_, self.exponent_bits_ = struct.unpack_from("<hB", buf, offset)
+        if not 1 <= self.exponent_bits_ <= 12:
+            raise PayloadError("header holds an invalid exponent width (corrupted file?)")
+        self.bits_per_value_ = 1 + self.exponent_bits_ + int(self.bits)
+        return offset + 3
+
+
+class NoQuantizer(Quantizer):
+    """Baseline without quantization: values sent as IEEE float32 (32 bits each).
+
+    The only error is float32 rounding, ``|x - Q(x)| <= 2**-24 * |x|`` for normal
+    float32 magnitudes (and half the smallest subnormal below them). ``bits`` is
+    not a parameter.
+    """
+
+    name = "none"
+    code = 4
+    uses_bits = False
+    bits_range = (32, 32)
+
+    def __init__(self):
+        pass
+
+    def _fit_columns(self, X, lo, hi):
+        self.bits_per_value_ = 32
+
+    def _column_codes(self, Xv, rng):
+        v = np.clip(Xv, -_F32_MAX, _F32_MAX).astype("<f4")
+        return np.ascontiguousarray(v).view("<u4").astype(np.uint64)
+
+    def _column_values(self, codes):
+        return codes.astype("<u4").view("<f4").astype(np.float64)
+
+    def _coordinate_bounds(self, Xv):
+        ax = np.abs(Xv)
+        tiny = float(np.finfo(np.float32).tiny)
+        inside = np.where(ax >= tiny, ax * 2.0**-24, 2.0**-150)
+        return inside + np.maximum(ax - _F32_MAX, 0.0)
+
+    def _params_bytes(self) -> bytes:
+        return b""
+
+    def _params_from(self, buf, offset) -> int:
+        self.bits_per_value_ = 32
+        return offset
+
+
+for _cls in (FixedQuantizer, StochasticQuantizer, FloatQuantizer, NoQuantizer):
+    QUANTIZERS.register(_cls.name, _cls)
+
+
+def register_quantizer(name: str, cls: type[Quantizer], *, replace: bool = False) -> None:
+    """Register a :class:`Quantizer` subclass under ``name``.
+
+    The class needs a unique integer ``code`` (its id in payload headers).
+    """
+    QUANTIZERS.register(name, cls, replace=replace)
+
+
+def get_quantizer(name: str, bits: int | None = None, **params) -> Quantizer:
+    """Return an unfitted quantizer by registry name.
+
+    Parameters
+    ----------
+    name : str
+        One of ``QUANTIZERS.names()``.
+    bits : int or None
+        Bits per value (ignored by ``none``).
+    **params
+        Further constructor parameters (e.g. ``random_state`` for ``stochastic``).
+
+    Raises
+    ------
+    InputError
+        For an unknown name.
+    """
+    cls = QUANTIZERS.get(name)
+    if cls.uses_bits and bits is not None:
+        params["bits"] = bits
+    return cls(**params)
+
+
+def quantizer_by_code(code: int) -> type[Quantizer]:
+    """The registered quantizer class with header id ``code``."""
+    for _, cls in QUANTIZERS.items():
+        if cls.code == code:
+            return cls
+    raise PayloadError(f"unknown quantizer id {code} in header (corrupted or newer file?)")

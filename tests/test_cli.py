@@ -1,0 +1,126 @@
+"""The command line: JSON contracts, exit codes and one-line errors for every bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from qcoreset.cli import main
+
+
+def run(*args, cwd=None):
+    """Run the CLI in a subprocess (as a user would) and return (code, stdout, stderr)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "qcoreset", *args], capture_output=True, text=True,
+        cwd=cwd, timeout=120,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_reduce_builtin_json_and_inspect(tmp_path):
+    out = tmp_path / "d.qcs"
+    code, stdout, stderr = run("reduce", "builtin:digits", "--budget", "1%", "-o", str(out),
+                               "--json")
+    assert code == 0, stderr
+    res = json.loads(stdout)
+    for key in ["n_points", "n_features", "coreset_size", "bits_per_value", "payload_bits",
+                "budget_bits", "reduction", "method", "quantizer", "error_bound", "seconds"]:
+        assert key in res
+    assert res["n_points"] == 1797 and res["n_features"] == 64
+    assert res["payload_bits"] <= res["budget_bits"] == int(0.01 * 32 * 1797 * 64)
+    assert res["payload_bits"] == 8 * out.stat().st_size
+    assert res["reduction"] == pytest.approx(1 - res["payload_bits"] / (32 * 1797 * 64))
+    code, stdout, stderr = run("inspect", str(out), "--json")
+    assert code == 0, stderr
+    head = json.loads(stdout)
+    assert head["crc_ok"] is True
+    assert head["coreset_size"] == res["coreset_size"] and head["n_total"] == 1797
+
+
+def test_reduce_human_output_and_default_name(tmp_path):
+    code, stdout, stderr = run("reduce", "builtin:iris", "--budget", "20%", cwd=tmp_path)
+    assert code == 0, stderr
+    assert (tmp_path / "iris.qcs").exists()
+    assert "payload" in stdout and "reduction" in stdout
+
+
+def test_budget_above_raw_is_legal_and_said(tmp_path, capsys):
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    np.save(tmp_path / "x.npy", X)
+    assert main(["reduce", str(tmp_path / "x.npy"), "--budget", "150%",
+                 "-o", str(tmp_path / "x.qcs")]) == 0
+    out = capsys.readouterr().out
+    assert "sent all 30 rows" in out and "raw float32 size" in out
+
+
+def _bad_inputs(tmp_path):
+    good = tmp_path / "good.npy"
+    np.save(good, np.random.default_rng(0).normal(size=(50, 3)))
+    nan = tmp_path / "nan.npy"
+    np.save(nan, np.array([[1.0, np.nan], [2.0, 3.0]]))
+    one_d = tmp_path / "one.npy"
+    np.save(one_d, np.arange(5.0))
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    text = tmp_path / "text.csv"
+    text.write_text("a,b\n1,2\n3,x\n")
+    labelled = tmp_path / "lab.csv"
+    labelled.write_text("a,b,c\n1,2,0\n3,4,1\n5,6,1\n")
+    qcs = tmp_path / "ok.qcs"
+    assert main(["reduce", str(good), "--budget", "50%", "-o", str(qcs)]) == 0
+    data = qcs.read_bytes()
+    trunc = tmp_path / "trunc.qcs"
+    trunc.write_bytes(data[:-7])
+    corrupt = tmp_path / "corrupt.qcs"
+    bad = bytearray(data)
+    bad[len(bad) // 2] ^= 4
+    corrupt.write_bytes(bytes(bad))
+    foreign = tmp_path / "foreign.qcs"
+    foreign.write_bytes(good.read_bytes())
+    g = str(good)
+    return [
+        ("nan", ["reduce", str(nan), "--budget", "50%"], "NaN"),
+        ("1d", ["reduce", str(one_d), "--budget", "50%"], "2-D"),
+        ("empty-csv", ["reduce", str(empty), "--budget", "50%"], "empty"),
+        ("text-csv", ["reduce", str(text), "--budget", "50%"], "not a number"),
+        ("no-label-col", ["reduce", str(labelled), "--budget", "50%", "--label-column", "zz"],
+         "zz"),
+        ("tiny-budget", ["reduce", g, "--budget", "64"], "raise --budget"),
+        ("bad-budget", ["reduce", g, "--budget", "-3"], "budget"),
+        ("bad-unit", ["reduce", g, "--budget", "5 parsecs"], "unit"),
+        ("size-range", ["reduce", g, "--budget", "50%", "--size", "999"], "size"),
+        ("size-zero", ["reduce", g, "--budget", "50%", "--size", "0"], "size"),
+        ("bits-range", ["reduce", g, "--budget", "50%", "--bits", "0"], "bits"),
+        ("missing-file", ["reduce", str(tmp_path / "nope.npy"), "--budget", "1%"], "nope.npy"),
+        ("unknown-builtin", ["reduce", "builtin:mnist9", "--budget", "1%"], "mnist9"),
+        ("bad-method", ["reduce", g, "--budget", "1%", "--method", "magic"], "magic"),
+        ("no-budget", ["reduce", g], "budget"),
+        ("out-dir-missing", ["reduce", g, "--budget", "50%", "-o",
+                             str(tmp_path / "no" / "x.qcs")], "does not exist"),
+        ("truncated", ["inspect", str(trunc)], "truncated"),
+        ("corrupted", ["inspect", str(corrupt)], "corrupted"),
+        ("foreign", ["inspect", str(foreign)], "not a qcoreset payload"),
+        ("missing-qcs", ["inspect", str(tmp_path / "none.qcs")], "none.qcs"),
+    ]
+
+
+def test_every_bad_input_exits_2_with_one_line(tmp_path):
+    for name, args, needle in _bad_inputs(tmp_path):
+        before = set(os.listdir(tmp_path))
+        code, stdout, stderr = run(*args, cwd=tmp_path)
+        lines = stderr.strip().splitlines()
+        assert code == 2, (name, stderr)
+        assert len(lines) == 1, (name, stderr)
+        assert "Traceback" not in stderr
+        assert needle.lower() in lines[0].lower(), (name, lines[0])
+        assert set(os.listdir(tmp_path)) == before, name  # nothing half-written
+
+
+def test_missing_fashion_mnist_gives_install_hint(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("QCORESET_FASHION_MNIST_DIR", str(tmp_path))
+    assert main(["reduce", "builtin:fashion-mnist", "--budget", "1%"]) == 2
+    err = capsys.readouterr().err
+    assert "apt-get install -y dataset-fashion-mnist" in err
