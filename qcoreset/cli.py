@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     red.add_argument(
         "input",
         metavar="INPUT",
-        help="data: FILE.npy, FILE.npz (arrays X, y), FILE.csv, or builtin:NAME "
+        help="data: FILE.npy, FILE.npz (arrays X, optional y and sample_weight), FILE.csv, "
+        "or builtin:NAME "
         "(digits, breast_cancer, iris, wine, fashion-mnist)",
     )
     red.add_argument(
@@ -72,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     red.add_argument("--quantizer", default="fixed", choices=QUANTIZERS.names(),
                      help="quantizer (default: fixed)")
     red.add_argument("--bits", type=int, default=8,
-                     help="bits per value; mantissa bits for 'float' (default: 8)")
+                     help="bits per value; mantissa bits for 'float'; ignored by 'none' "
+                     "(default: 8)")
     red.add_argument("--size", type=_size, default="auto",
                      help="coreset rows, or 'auto' for the most that fit (default: auto)")
     red.add_argument("--n-clusters", type=int, default=10,
@@ -121,7 +123,7 @@ def _cmd_reduce(args) -> int:
         budget=args.budget, method=args.method, quantizer=args.quantizer, bits=args.bits,
         size=args.size, n_clusters=args.n_clusters, random_state=args.seed,
     )
-    qc.fit(ds.X, ds.y)
+    qc.fit(ds.X, ds.y, sample_weight=ds.sample_weight)
     try:
         write_atomic(out, qc.to_bytes())
     except OSError as exc:

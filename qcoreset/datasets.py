@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._errors import InputError
-from ._validation import check_data, check_labels
+from ._validation import check_data, check_labels, check_sample_weight
 
 __all__ = [
     "BUILTINS",
@@ -67,6 +67,8 @@ class Dataset:
         The dataset's own test split, where one exists (Fashion-MNIST's t10k set).
     y_test : ndarray of shape (n_test,) or None
         Labels of ``X_test``.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Non-negative row weights (a ``.npz`` array ``sample_weight``), or None for ones.
 
     Raises
     ------
@@ -80,11 +82,14 @@ class Dataset:
     source: str
     X_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
+    sample_weight: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.X = check_data(self.X)
         if self.y is not None:
             self.y = check_labels(self.y, self.X.shape[0])
+        if self.sample_weight is not None:
+            self.sample_weight = check_sample_weight(self.sample_weight, self.X.shape[0])
         if self.X_test is not None:
             self.X_test = check_data(self.X_test, name="X_test")
             if self.X_test.shape[1] != self.X.shape[1]:
@@ -138,7 +143,8 @@ def load_input(
     ----------
     spec : str or path-like
         ``builtin:NAME`` (see :data:`BUILTINS`), or the path of a ``.npy``, ``.npz`` or
-        ``.csv`` file.
+        ``.csv`` file. A ``.npz`` file holds the array ``X`` and optionally ``y``,
+        ``sample_weight``, ``X_test`` and ``y_test``.
     label_column : str or int, optional
         The column that holds the labels, split off as ``y``. An int index (negative counts
         from the end) for ``.npy`` and ``.csv``; a header name for ``.csv``. A string of
@@ -257,7 +263,8 @@ def _read_npz(path: pathlib.Path, *, label_column, mmap: bool, header):
                     f"{path} has no array 'X' (arrays found: {found}); save it with "
                     "np.savez(path, X=X, y=y)"
                 )
-            arrays = {k: npz[k] for k in ("X", "y", "X_test", "y_test") if k in keys}
+            wanted = ("X", "y", "X_test", "y_test", "sample_weight")
+            arrays = {k: npz[k] for k in wanted if k in keys}
     except InputError:
         raise
     except ValueError as exc:
@@ -275,6 +282,9 @@ def _read_npz(path: pathlib.Path, *, label_column, mmap: bool, header):
         extra = {"X_test": arrays["X_test"], "y_test": arrays.get("y_test")}
     elif "y_test" in arrays:
         raise InputError(f"{path} has 'y_test' but no 'X_test'; save both or neither")
+    if "sample_weight" in arrays:
+        _require_numeric(arrays["sample_weight"], f"{path}: sample_weight")
+        extra["sample_weight"] = arrays["sample_weight"]
     return (arrays["X"], extra), arrays.get("y")
 
 

@@ -386,6 +386,11 @@ class CoresetEstimator(MetaEstimatorMixin, BaseEstimator):
         reducer = QuantizedCoreset() if self.reducer is None else self.reducer
         self.reducer_ = clone(reducer)
         Xc, yc, wc = self.reducer_.fit_resample(X, y, sample_weight)
+        # hand the coreset over in the input's float dtype, so that the fitted estimator
+        # later accepts the same kind of data (e.g. KMeans fitted on float64 rejects float32)
+        dtype = getattr(X, "dtype", None)
+        if dtype is not None and np.dtype(dtype) == np.float32:
+            Xc = Xc.astype(np.float32)
         self.estimator_ = clone(self.estimator)
         if yc is None:
             self.estimator_.fit(Xc, sample_weight=wc, **fit_params)

@@ -128,6 +128,7 @@ class Quantizer(TransformerMixin, BaseEstimator):
             raise InputError(f"values up to {big:.3g} exceed the float32 range; rescale the data")
         self.constant_ = lo == hi
         self.constant_values_ = np.where(self.constant_, lo.astype(np.float32), np.nan)
+        self._lo_data, self._hi_data = lo, hi
         self._fit_columns(X, lo, hi)
         self._finish_fit(X)
         return self
@@ -136,11 +137,15 @@ class Quantizer(TransformerMixin, BaseEstimator):
         nvar = int((~self.constant_).sum())
         self.value_bits_per_row_ = self.bits_per_value_ * nvar
         if X is not None:
-            self.error_bound_ = max(
-                (float(self.row_error_bound(X[i : i + step]).max(initial=0.0))
-                 for i, step in _row_chunks(X)),
-                default=0.0,
-            )
+            self.error_bound_ = self._box_error_bound(self._lo_data, self._hi_data)
+
+    def _box_error_bound(self, lo, hi) -> float:
+        """Worst-case ``||x - Q(x)||_2`` over the box ``lo <= x <= hi`` of fitted ranges."""
+        var = ~self.constant_
+        b = np.zeros(self.constant_.size)
+        b[var] = self._box_bounds(lo[var], hi[var])
+        b[~var] = np.abs(lo[~var] - self.constant_values_[~var])
+        return float(np.sqrt(b @ b) * (1.0 + 64 * np.finfo(np.float64).eps))
 
     def transform(self, X):
         """Quantize and dequantize ``X`` (same shape; values on the quantizer's grid).
@@ -275,10 +280,19 @@ class Quantizer(TransformerMixin, BaseEstimator):
         q._check_bits()
         offset = q._params_from(buf, offset)
         q._finish_fit()
-        q.error_bound_ = float("nan")  # unknown without the data
+        # the data ranges are not in the header: only a grid-wide bound can be given
+        q.error_bound_ = q._grid_error_bound()
         return q, offset
 
+    def _grid_error_bound(self) -> float:
+        """Worst-case error over the quantizer's own grid range (NaN when unbounded)."""
+        return float("nan")
+
     # ------------------------------------------------------------------ to implement
+    def _box_bounds(self, lo, hi):  # pragma: no cover - abstract
+        """Per-column worst-case error for values in ``[lo, hi]`` (non-constant columns)."""
+        raise NotImplementedError
+
     def _fit_columns(self, X, lo, hi):  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -355,6 +369,13 @@ class FixedQuantizer(Quantizer):
         lo, hi = self.lo_[var], self.hi_[var]
         outside = np.maximum(lo - Xv, 0.0) + np.maximum(Xv - hi, 0.0)
         return outside + self.step_[var] / 2 + self._slack[var]
+
+    def _box_bounds(self, lo, hi):
+        var = ~self.constant_
+        return self._coordinate_bounds(np.broadcast_to(self.lo_[var], (1, int(var.sum()))))[0]
+
+    def _grid_error_bound(self) -> float:
+        return self._box_error_bound(self.lo_, self.hi_)
 
     def _params_bytes(self) -> bytes:
         var = ~self.constant_
@@ -523,6 +544,13 @@ class FloatQuantizer(Quantizer):
         b = np.where(E < emin, ax, np.where(E > emax, ax - top, inside))
         return np.where(Xv == 0, 0.0, b)
 
+    def _box_bounds(self, lo, hi):
+        # the bound grows with |x| above 2**emin; below it (flushed to zero) it is < 2**emin
+        top = self._coordinate_bounds(np.maximum(np.abs(lo), np.abs(hi))[None, :])[0]
+        near0 = np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(np.abs(lo), np.abs(hi)))
+        flush = np.where(near0 < 2.0**self.exponent_min_, 2.0**self.exponent_min_, 0.0)
+        return np.maximum(top, flush)
+
     def _params_bytes(self) -> bytes:
         return struct.pack("<hB", self.exponent_min_, self.exponent_bits_)
 
@@ -567,6 +595,10 @@ class NoQuantizer(Quantizer):
         tiny = float(np.finfo(np.float32).tiny)
         inside = np.where(ax >= tiny, ax * 2.0**-24, 2.0**-150)
         return inside + np.maximum(ax - _F32_MAX, 0.0)
+
+    def _box_bounds(self, lo, hi):
+        maxabs = np.maximum(np.abs(lo), np.abs(hi))
+        return np.maximum(self._coordinate_bounds(maxabs[None, :])[0], 2.0**-150)
 
     def _params_bytes(self) -> bytes:
         return b""

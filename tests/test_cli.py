@@ -124,3 +124,32 @@ def test_missing_fashion_mnist_gives_install_hint(tmp_path, monkeypatch, capsys)
     assert main(["reduce", "builtin:fashion-mnist", "--budget", "1%"]) == 2
     err = capsys.readouterr().err
     assert "apt-get install -y dataset-fashion-mnist" in err
+
+
+@pytest.mark.parametrize(
+    ("weights", "needle"),
+    [([1.0, -1.0, 1.0], "non-negative"), ([1.0, np.nan, 1.0], "NaN"), ([1.0, 1.0], "one weight")],
+    ids=["negative", "nan", "length"],
+)
+def test_bad_sample_weight_in_npz(tmp_path, capsys, weights, needle):
+    path = tmp_path / "w.npz"
+    np.savez(path, X=np.arange(6.0).reshape(3, 2), sample_weight=np.array(weights))
+    assert main(["reduce", str(path), "--budget", "100%", "-o", str(tmp_path / "w.qcs")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0]
+    assert not (tmp_path / "w.qcs").exists()
+
+
+def test_sample_weight_from_npz_is_used(tmp_path, capsys):
+    path = tmp_path / "w.npz"
+    rng = np.random.default_rng(0)
+    np.savez(path, X=rng.normal(size=(100, 2)), sample_weight=rng.integers(1, 5, 100))
+    out = tmp_path / "w.qcs"
+    assert main(["reduce", str(path), "--budget", "50%", "--method", "rcc", "-o", str(out),
+                 "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    from qcoreset import decode_payload
+
+    dec = decode_payload(out.read_bytes())
+    total = float(np.load(path)["sample_weight"].sum())
+    assert dec.weights.sum() == pytest.approx(total) and res["coreset_size"] == len(dec.weights)
