@@ -37,9 +37,21 @@ def _size(text: str):
         ) from None
 
 
+def _bits(text: str):
+    if text == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid bits {text!r}: use 'auto' or a whole number"
+        ) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``qcoreset`` command."""
     from .constructors import CONSTRUCTORS
+    from .planner import PROXIES
     from .quantizers import QUANTIZERS
 
     parser = _Parser(
@@ -72,9 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="coreset constructor (default: sensitivity)")
     red.add_argument("--quantizer", default="fixed", choices=QUANTIZERS.names(),
                      help="quantizer (default: fixed)")
-    red.add_argument("--bits", type=int, default=8,
-                     help="bits per value; mantissa bits for 'float'; ignored by 'none' "
-                     "(default: 8)")
+    red.add_argument("--bits", type=_bits, default="auto",
+                     help="bits per value, or 'auto' for the planner's choice; mantissa bits "
+                     "for 'float'; ignored by 'none' (default: auto)")
+    red.add_argument("--proxy", default="auto", choices=["auto", *PROXIES.names()],
+                     help="coreset-error proxy of the planner (default: auto)")
     red.add_argument("--size", type=_size, default="auto",
                      help="coreset rows, or 'auto' for the most that fit (default: auto)")
     red.add_argument("--n-clusters", type=int, default=10,
@@ -84,6 +98,29 @@ def build_parser() -> argparse.ArgumentParser:
     red.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     red.add_argument("--json", action="store_true", help="print one JSON object")
     red.set_defaults(func=_cmd_reduce)
+
+    pl = sub.add_parser(
+        "plan",
+        help="show the planner's table: the largest coreset and predicted error per bit depth",
+        description="For every candidate bit depth, the largest coreset that fits the budget "
+        "and its predicted error bound (coreset proxy + quantization bound); marks the choice.",
+    )
+    pl.add_argument("input", metavar="INPUT", help="data, as for 'reduce'")
+    pl.add_argument("--budget", "-b", required=True, help="bit budget, as for 'reduce'")
+    pl.add_argument("--task", help="target task (kmeans, pca, svm, logreg, mlp): labels are "
+                    "planned for only when the task needs them")
+    pl.add_argument("--method", default="sensitivity", choices=CONSTRUCTORS.names(),
+                    help="coreset constructor (default: sensitivity)")
+    pl.add_argument("--quantizer", default="fixed", choices=QUANTIZERS.names(),
+                    help="quantizer (default: fixed)")
+    pl.add_argument("--proxy", default="auto", choices=["auto", *PROXIES.names()],
+                    help="coreset-error proxy (default: auto)")
+    pl.add_argument("--n-clusters", type=int, default=10,
+                    help="clusters of the sensitivity bicriteria solution (default: 10)")
+    pl.add_argument("--label-column", help="CSV column name or index holding class labels")
+    pl.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    pl.add_argument("--json", action="store_true", help="print one JSON object")
+    pl.set_defaults(func=_cmd_plan)
 
     ins = sub.add_parser(
         "inspect",
@@ -121,7 +158,7 @@ def _cmd_reduce(args) -> int:
         raise InputError(f"cannot write {out}: it is a folder; give a file name with -o")
     qc = QuantizedCoreset(
         budget=args.budget, method=args.method, quantizer=args.quantizer, bits=args.bits,
-        size=args.size, n_clusters=args.n_clusters, random_state=args.seed,
+        size=args.size, proxy=args.proxy, n_clusters=args.n_clusters, random_state=args.seed,
     )
     qc.fit(ds.X, ds.y, sample_weight=ds.sample_weight)
     try:
@@ -176,6 +213,56 @@ def _cmd_reduce(args) -> int:
         f"{qc.quantization_error_:.4g})"
     )
     print(f"  wrote {out} in {seconds:.2f} s")
+    return 0
+
+
+def _task_labels(task_name, ds):
+    """Labels to plan or reduce with for a target task (None when the task needs none)."""
+    if task_name is None:
+        return ds.y
+    from .tasks import get_task
+
+    task = get_task(task_name)
+    if not task.needs_labels:
+        return None
+    if ds.y is None:
+        raise InputError(
+            f"task {task_name!r} needs class labels but {ds.source} has none; "
+            "pass --label-column or use kmeans/pca"
+        )
+    return ds.y
+
+
+def _cmd_plan(args) -> int:
+    from .budget import format_bits
+    from .datasets import load_input
+    from .planner import plan
+
+    t0 = time.perf_counter()
+    ds = load_input(args.input, label_column=_label_column(args.label_column))
+    y = _task_labels(args.task, ds)
+    p = plan(ds.X, args.budget, y=y, sample_weight=ds.sample_weight, method=args.method,
+             quantizer=args.quantizer, proxy=args.proxy, n_clusters=args.n_clusters,
+             random_state=args.seed)
+    seconds = time.perf_counter() - t0
+    result = {"input": args.input, "n_points": int(ds.X.shape[0]),
+              "n_features": int(ds.X.shape[1]), "task": args.task, **p.as_dict(),
+              "plan_seconds": float(p.seconds), "seconds": seconds}
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{ds.name}: {ds.X.shape[0]} x {ds.X.shape[1]}; budget {format_bits(p.budget_bits)}; "
+          f"{args.method} + {args.quantizer}, proxy {p.proxy}")
+    print(f"  {'bits':>4} {'size':>8} {'payload bits':>13} {'coreset err':>12} "
+          f"{'quant err':>12} {'predicted':>12}")
+    for r in p.rows:
+        if not r.feasible:
+            print(f"  {r.bits:>4} {'-':>8} {'does not fit':>13}")
+            continue
+        mark = "  <- chosen" if r.chosen else ""
+        print(f"  {r.bits:>4} {r.size:>8} {r.payload_bits:>13} {r.cs_error:>12.4g} "
+              f"{r.quantization_error:>12.4g} {r.predicted_error:>12.4g}{mark}")
+    print(f"  planned in {p.seconds:.3f} s")
     return 0
 
 

@@ -12,48 +12,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
-from ._errors import BudgetError, EstimatorError, InputError
+from ._errors import EstimatorError, InputError
 from ._validation import check_data, check_int, check_labels, check_sample_weight
 from .budget import parse_budget, raw_bits
 from .constructors import CONSTRUCTORS, build_coreset
-from .payload import decode_payload, encode_payload, payload_nbytes
+from .payload import decode_payload, encode_payload
+from .planner import _plan, candidate_bits
 from .quantizers import QUANTIZERS, get_quantizer
 
-__all__ = ["QuantizedCoreset", "CoresetEstimator", "plan_weight_encoding", "max_coreset_size"]
-
-
-def plan_weight_encoding(method: str, sample_weight: np.ndarray) -> tuple[str, int]:
-    """Weight encoding a constructor's output will need at most, known before it runs.
-
-    A constructor declares its ``weight_kind``: ``"constant"`` (equal input weights
-    give equal output weights per class), ``"counts"`` (integer input weights give
-    integer output weights no larger than their total) or ``"real"``.
-
-    Returns
-    -------
-    (encoding, bits_per_weight) : tuple
-        ``("constant", 0)``, ``("counts", bit_length(floor(U)))`` or ``("float32", 32)``.
-    """
-    kind = CONSTRUCTORS.get(method).weight_kind
-    u = sample_weight
-    if kind == "constant" and (u == u[0]).all():
-        return "constant", 0
-    if kind == "counts" and (u == np.floor(u)).all() and u.sum() < 2**32:
-        return "counts", max(1, int(u.sum()).bit_length())
-    return "float32", 32
-
-
-def max_coreset_size(budget_bits: int, *, header_bytes: int, row_bits: int) -> int:
-    """Largest m with ``8 * (header_bytes + ceil(m * row_bits / 8)) <= budget_bits``.
-
-    ``header_bytes`` counts everything but the body (header and CRC).
-    """
-    body_bytes = budget_bits // 8 - header_bytes
-    if body_bytes < 0:
-        return -1
-    if row_bits == 0:
-        return np.iinfo(np.int64).max
-    return (8 * body_bytes) // row_bits
+__all__ = ["QuantizedCoreset", "CoresetEstimator"]
 
 
 class QuantizedCoreset(BaseEstimator):
@@ -73,10 +40,16 @@ class QuantizedCoreset(BaseEstimator):
         Coreset constructor, one of ``qcoreset.constructors.CONSTRUCTORS.names()``.
     quantizer : str, default="fixed"
         Quantizer, one of ``qcoreset.quantizers.QUANTIZERS.names()``.
-    bits : int, default=8
-        Bits per value (mantissa bits for ``float``; ignored by ``none``).
+    bits : "auto" or int, default="auto"
+        Bits per value (mantissa bits for ``float``; ignored by ``none``). ``"auto"``
+        lets the planner (:mod:`qcoreset.planner`) choose the bit depth whose largest
+        fitting coreset has the smallest predicted error bound.
     size : "auto" or int, default="auto"
-        Coreset size. ``"auto"`` takes the largest size whose payload fits the budget.
+        Coreset size. ``"auto"`` takes the largest size whose payload fits the budget
+        at the chosen bit depth.
+    proxy : str, default="auto"
+        Proxy of the coreset error the planner uses (``"auto"``, ``"sampling"``,
+        ``"kcenter"``, ``"evd"``, ``"exact"``); see :data:`qcoreset.planner.PROXIES`.
     n_clusters : int, default=10
         Clusters of the bicriteria solution, for constructors that take it.
     method_params : dict or None, default=None
@@ -122,6 +95,8 @@ class QuantizedCoreset(BaseEstimator):
         True when the budget held every row, so the data itself was sent.
     quantizer_ : Quantizer
         The fitted quantizer.
+    plan_ : Plan
+        The planner's table of candidate bit depths and its choice.
     n_features_in_ : int
         Columns of ``X``.
 
@@ -140,8 +115,9 @@ class QuantizedCoreset(BaseEstimator):
         budget="1%",
         method="sensitivity",
         quantizer="fixed",
-        bits=8,
+        bits="auto",
         size="auto",
+        proxy="auto",
         n_clusters=10,
         method_params=None,
         random_state=None,
@@ -151,6 +127,7 @@ class QuantizedCoreset(BaseEstimator):
         self.quantizer = quantizer
         self.bits = bits
         self.size = size
+        self.proxy = proxy
         self.n_clusters = n_clusters
         self.method_params = method_params
         self.random_state = random_state
@@ -193,6 +170,11 @@ class QuantizedCoreset(BaseEstimator):
         n, d = X.shape
         u = check_sample_weight(sample_weight, n)
         labels = None if y is None else check_labels(y, n)
+        if labels is not None and labels.dtype.kind == "f" and (labels != np.round(labels)).any():
+            raise InputError(
+                f"y holds {len(np.unique(labels))} distinct non-integer values; qcoreset "
+                "carries class labels, not regression targets: pass class labels or omit y"
+            )
         budget_bits = parse_budget(self.budget, n, d)
         quantizer_cls = QUANTIZERS.get(self.quantizer)
         method_params = self._method_params()
@@ -210,34 +192,27 @@ class QuantizedCoreset(BaseEstimator):
         qparams = {"random_state": round_seed} if "random_state" in inspect.signature(
             quantizer_cls.__init__
         ).parameters else {}
-        quant = get_quantizer(self.quantizer, self.bits, **qparams).fit(X)
-
-        classes = None if labels is None else np.unique(labels[u > 0])
-        wenc, wbits = plan_weight_encoding(self.method, u)
-        header_bytes = payload_nbytes(
-            d=d, m=0, quantizer=quant, weight_encoding=wenc, weight_bits=wbits,
-            classes=classes, method=self.method,
-        )
-        row_bits = quant.value_bits_per_row_ + wbits
-        m_max = max_coreset_size(budget_bits, header_bytes=header_bytes, row_bits=row_bits)
-        if m_max < n_groups:
-            need = 8 * header_bytes + n_groups * row_bits
-            need = 8 * ((need + 7) // 8)
-            what = f"{n_groups} rows (one per class)" if classes is not None else "one row"
-            raise BudgetError(
-                f"budget {budget_bits} bits is below the smallest payload for d={d} with the "
-                f"{self.quantizer!r} quantizer: {8 * header_bytes}-bit header + {what} = "
-                f"{need} bits; raise --budget to at least {need} bits"
-            )
-        if auto_size:
-            m = min(m_max, n_pos)
+        if isinstance(self.bits, str):
+            if self.bits != "auto":
+                raise InputError(f"bits must be 'auto' or an integer, got {self.bits!r}")
+            options = candidate_bits(self.quantizer)
         else:
-            if m > m_max:
-                raise BudgetError(
-                    f"size {m} does not fit the budget of {budget_bits} bits: at "
-                    f"{quant.bits_per_value_} bits per value at most {m_max} rows fit; "
-                    f"lower --size to {m_max} or raise --budget"
-                )
+            options = (self.bits,)
+        quant = get_quantizer(
+            self.quantizer, options[0] if quantizer_cls.uses_bits else None, **qparams
+        ).fit(X)
+        classes = None if labels is None else np.unique(labels[u > 0])
+        self.plan_ = _plan(
+            X, u, classes=classes, budget_bits=budget_bits, quantizer=quant,
+            method=self.method, bits_options=options, proxy=self.proxy,
+            n_clusters=method_params.get("n_clusters", check_int(self.n_clusters,
+                                                                 "n_clusters", 1)),
+            rng=np.random.default_rng(build_seed), size=None if auto_size else m,
+        )
+        chosen = self.plan_.chosen
+        if quantizer_cls.uses_bits:
+            quant = quant.with_bits(chosen.bits)
+        m = chosen.size
 
         coreset = build_coreset(
             X, m, method=self.method, y=labels, sample_weight=u,
@@ -261,7 +236,7 @@ class QuantizedCoreset(BaseEstimator):
         self.error_kind_ = coreset.error_kind
         self.n_clipped_ = int(getattr(coreset, "n_clipped", 0))
         self.sent_all_ = coreset.error_kind == "exact"
-        self.max_size_ = int(min(m_max, n_pos))
+        self.max_size_ = int(chosen.size)
         self.reduction_ = 1.0 - self.payload_bits_ / raw_bits(n, d)
         self.fit_seconds_ = time.perf_counter() - t0
         return self

@@ -19,6 +19,7 @@ Registered names: ``fixed``, ``stochastic``, ``float``, ``none``.
 
 from __future__ import annotations
 
+import copy
 import struct
 
 import numpy as np
@@ -136,8 +137,35 @@ class Quantizer(TransformerMixin, BaseEstimator):
     def _finish_fit(self, X=None):
         nvar = int((~self.constant_).sum())
         self.value_bits_per_row_ = self.bits_per_value_ * nvar
-        if X is not None:
+        if getattr(self, "_lo_data", None) is not None:
             self.error_bound_ = self._box_error_bound(self._lo_data, self._hi_data)
+
+    def with_bits(self, bits: int) -> Quantizer:
+        """This quantizer fitted to the same data at another bit depth, without the data.
+
+        Every fitted attribute (grid, bit cost, ``error_bound_``) equals what ``fit`` on the
+        original data with ``bits`` would give; used by the planner to price every bit
+        depth in one pass over the data.
+
+        Raises
+        ------
+        InputError
+            If ``bits`` is out of range.
+        """
+        check_is_fitted(self, "constant_")
+        # a shallow copy shares the bit-independent statistics; everything that depends
+        # on the bit depth is recomputed (never modified in place) by _set_bits
+        q = copy.copy(self)
+        if self.uses_bits:
+            q.bits = bits
+        q._check_bits()
+        q._set_bits()
+        q._finish_fit()
+        return q
+
+
+    def _set_bits(self):
+        """Derive the bit-dependent attributes from the fitted statistics."""
 
     def _box_error_bound(self, lo, hi) -> float:
         """Worst-case ``||x - Q(x)||_2`` over the box ``lo <= x <= hi`` of fitted ranges."""
@@ -339,9 +367,13 @@ class FixedQuantizer(Quantizer):
         self.bits = bits
 
     def _fit_columns(self, X, lo, hi):
-        self.bits_per_value_ = int(self.bits)
         self.lo_ = np.where(self.constant_, self.constant_values_, _f32_down(lo))
         self.hi_ = np.where(self.constant_, self.constant_values_, _f32_up(hi))
+        self._set_bits()
+
+
+    def _set_bits(self):
+        self.bits_per_value_ = int(self.bits)
         self._set_grid()
 
     def _set_grid(self):
@@ -488,18 +520,27 @@ class FloatQuantizer(Quantizer):
         return np.signbit(Xv), E, mant
 
     def _fit_columns(self, X, lo, hi):
-        s = int(self.bits)
         var = ~self.constant_
-        emin, emax = None, None
+        # smallest non-zero magnitude per column: with the largest one it fixes the
+        # exponent range at every mantissa width (rounding is monotone)
+        minabs = np.full(int(var.sum()), np.inf)
         for i, step in _row_chunks(X):
-            Xv = X[i : i + step][:, var]
-            _, E, _ = self._split(Xv)
-            nz = Xv != 0
-            if nz.any():
-                lo_e, hi_e = int(E[nz].min()), int(E[nz].max())
-                emin = lo_e if emin is None else min(emin, lo_e)
-                emax = hi_e if emax is None else max(emax, hi_e)
-        if emin is None:
+            a = np.abs(np.asarray(X[i : i + step][:, var], dtype=np.float64))
+            a[a == 0] = np.inf
+            minabs = np.minimum(minabs, a.min(axis=0, initial=np.inf))
+        self._minabs = minabs
+        self._maxabs = np.maximum(np.abs(lo[var]), np.abs(hi[var]))
+        self._set_bits()
+
+
+    def _set_bits(self):
+        s = int(self.bits)
+        nz = np.isfinite(self._minabs) & (self._maxabs > 0)
+        if nz.any():
+            _, e_lo, _ = self._split(self._minabs[nz])
+            _, e_hi, _ = self._split(self._maxabs[nz])
+            emin, emax = int(e_lo.min()), int(e_hi.max())
+        else:
             emin = emax = 0
         self.exponent_min_ = emin
         # codes 1 .. 2**e - 1 hold exponents emin .. emin + 2**e - 2; code 0 is zero
@@ -581,6 +622,9 @@ class NoQuantizer(Quantizer):
         pass
 
     def _fit_columns(self, X, lo, hi):
+        self._set_bits()
+
+    def _set_bits(self):
         self.bits_per_value_ = 32
 
     def _column_codes(self, Xv, rng):

@@ -17,7 +17,7 @@ from qcoreset import (
     QuantizedCoreset,
 )
 from qcoreset.constructors import CONSTRUCTORS
-from qcoreset.estimator import max_coreset_size
+from qcoreset.planner import max_coreset_size
 from qcoreset.quantizers import QUANTIZERS
 
 from .conftest import hard_blobs
@@ -170,8 +170,10 @@ def test_bad_parameters(rng, kwargs, error, match):
         (np.ones((4, 2)), {"sample_weight": [1, 1, 1]}, "one weight per row"),
         (np.ones((4, 2)), {"sample_weight": [1, np.nan, 1, 1]}, "NaN"),
         (np.ones((4, 2)), {"y": [1, 2]}, "one label per row"),
+        (np.ones((4, 2)), {"y": [0.5, 1.5, 2.0, 3.0]}, "class labels"),
     ],
-    ids=["nan", "inf", "1d", "empty", "neg-weight", "weight-length", "nan-weight", "y-length"],
+    ids=["nan", "inf", "1d", "empty", "neg-weight", "weight-length", "nan-weight", "y-length",
+         "continuous-y"],
 )
 def test_bad_data(X, kw, match):
     with pytest.raises(InputError, match=match):

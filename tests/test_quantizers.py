@@ -159,3 +159,17 @@ def test_registry_lists_all():
                           [("fixed", 8), ("stochastic", 8), ("float", 8), ("none", None)]])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("name", ["fixed", "stochastic", "float", "none"])
+@settings(max_examples=25, deadline=None)
+@given(X=matrices(), bits=st.integers(1, 20))
+def test_with_bits_equals_a_fresh_fit(name, X, bits):
+    base = make(name, 5 if name != "none" else None).fit(X)
+    fresh = make(name, bits if name != "none" else None).fit(X)
+    moved = base.with_bits(bits)
+    assert moved.bits_per_value_ == fresh.bits_per_value_
+    assert moved.value_bits_per_row_ == fresh.value_bits_per_row_
+    assert moved.params_bytes() == fresh.params_bytes()
+    assert moved.error_bound_ == fresh.error_bound_
+    assert np.array_equal(moved.transform(X), fresh.transform(X))

@@ -1,0 +1,524 @@
+"""The planner: minimum ML error under a communication budget (MECB).
+
+For a budget of ``B`` bits the payload of a coreset of ``m`` rows quantized at ``s``
+bits is ``payload(m, s) = H(s) + m * (d_var * b(s) + b_w)`` (exact, see
+:mod:`qcoreset.payload`), so for every candidate bit depth ``s`` the largest size
+that fits is ``m*(s)``. The planner predicts the per-unit-weight error bound
+
+    e(m, s) = E_cs(m) / U + Delta(s)
+
+of every candidate ``(m*(s), s)`` and picks the smallest. ``Delta(s)`` is the
+quantizer's exact worst-case row error over the fitted data range (no estimate);
+``E_cs(m)`` comes from a *proxy* chosen by name (:data:`PROXIES`):
+
+``exact``
+    Builds the coreset with the chosen constructor at every candidate size and takes
+    its reported ``cs_error`` (the slow reference the other proxies are judged by).
+``evd``
+    Eigenvalue tail of the (weighted) covariance of a row sample: ``c(m) ~ sum_{i>=m}
+    lambda_i`` and ``E_cs(m)/U ~ sqrt(c(m))`` (the transport bound of a mass-weighted
+    centre summary by Cauchy-Schwarz) up to the participation-ratio dimension ``D`` of
+    the spectrum, continued past it as ``c(m) ~ m^(-2/D)`` (the k-means cost decay of
+    ``D``-dimensional data): coreset sizes usually exceed the number of columns.
+``kcenter``
+    Farthest-first traversal of a row sample: the mean distance of the rows to their
+    nearest of the first ``m`` centres, for every ``m`` in one pass.
+``sampling``
+    The importance-sampling standard error ``sqrt((S/m) * sum y^2/q - sum y^2) / U``
+    of the constructor's own scores ``q`` (total ``S``) and test function ``y``,
+    estimated on a row sample: ``E_cs(m) / U`` falls like ``1 / sqrt(m)``.
+
+``auto`` picks ``sampling`` for the sampling constructors and ``kcenter`` for the
+centre summaries.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._errors import BudgetError, InputError
+from ._kmeans import kmeans_plusplus_seeding, min_sq_distances, weighted_mean
+from ._registry import Registry
+from ._validation import check_data, check_labels, check_sample_weight
+from .budget import parse_budget
+from .constructors import CONSTRUCTORS, _inclusion_probabilities, build_coreset
+from .payload import payload_nbytes
+from .quantizers import QUANTIZERS, Quantizer, get_quantizer
+
+__all__ = [
+    "Plan",
+    "PlanRow",
+    "Proxy",
+    "PROXIES",
+    "register_proxy",
+    "candidate_bits",
+    "plan",
+    "plan_weight_encoding",
+    "max_coreset_size",
+]
+
+PROXIES: Registry[type[Proxy]] = Registry("proxy")
+
+#: bit depths the planner tries for each quantizer
+_CANDIDATES = {
+    "fixed": tuple(range(1, 17)),
+    "stochastic": tuple(range(1, 17)),
+    "float": tuple(range(0, 24)),
+    "none": (32,),
+}
+
+
+def candidate_bits(quantizer: str) -> tuple[int, ...]:
+    """Bit depths the planner considers for ``quantizer`` (1-16 for grids, 0-23 mantissa bits)."""
+    if quantizer in _CANDIDATES:
+        return _CANDIDATES[quantizer]
+    cls = QUANTIZERS.get(quantizer)
+    lo, hi = cls.bits_range
+    return tuple(range(lo, min(hi, 16) + 1)) if cls.uses_bits else (32,)
+
+
+def plan_weight_encoding(method: str, sample_weight: np.ndarray) -> tuple[str, int]:
+    """Weight encoding a constructor's output will need at most, known before it runs.
+
+    A constructor declares its ``weight_kind``: ``"constant"`` (equal input weights
+    give equal output weights per class), ``"counts"`` (integer input weights give
+    integer output weights no larger than their total) or ``"real"``.
+
+    Returns
+    -------
+    (encoding, bits_per_weight) : tuple
+        ``("constant", 0)``, ``("counts", bit_length(floor(U)))`` or ``("float32", 32)``.
+    """
+    kind = CONSTRUCTORS.get(method).weight_kind
+    u = sample_weight
+    if kind == "constant" and (u == u[0]).all():
+        return "constant", 0
+    if kind == "counts" and (u == np.floor(u)).all() and u.sum() < 2**32:
+        return "counts", max(1, int(u.sum()).bit_length())
+    return "float32", 32
+
+
+def max_coreset_size(budget_bits: int, *, header_bytes: int, row_bits: int) -> int:
+    """Largest m with ``8 * (header_bytes + ceil(m * row_bits / 8)) <= budget_bits``.
+
+    ``header_bytes`` counts everything but the body (header and CRC). Returns -1 when
+    not even the header fits, and a huge number when rows cost no bits.
+    """
+    body_bytes = budget_bits // 8 - header_bytes
+    if body_bytes < 0:
+        return -1
+    if row_bits == 0:
+        return int(np.iinfo(np.int64).max)
+    return (8 * body_bytes) // row_bits
+
+
+# ----------------------------------------------------------------------------- proxies
+
+
+class Proxy:
+    """Predicts the per-unit-weight coreset error ``E_cs(m) / U`` for many sizes ``m``.
+
+    Parameters
+    ----------
+    sample_size : int, default=1000
+        Rows sampled (uniformly, seeded) to estimate the curve on large data.
+    project_dim : int, default=64
+        Distances on the sample are computed after a seeded Gaussian random projection
+        to this many dimensions when the data has more (Johnson-Lindenstrauss: distances
+        are kept within a small factor), which keeps the proxies cheap on wide data.
+    """
+
+    name = ""
+
+    def __init__(self, sample_size: int = 1000, project_dim: int = 64):
+        self.sample_size = sample_size
+        self.project_dim = project_dim
+
+    def fit(self, X, u, *, method: str, n_clusters: int, rng) -> Proxy:
+        """Prepare the curve from the data (``X`` clean, ``u`` weights, ``rng`` Generator)."""
+        raise NotImplementedError
+
+    def error(self, m) -> np.ndarray:
+        """Predicted ``E_cs(m) / U`` for each size in ``m`` (0 where ``m`` covers every row)."""
+        raise NotImplementedError
+
+    def _sample(self, X, u, rng, *, project: bool = True):
+        """A uniform row sample: (rows, their weights, data rows per sampled row)."""
+        pos = np.flatnonzero(u > 0)
+        self.n_pos_ = pos.size
+        self.total_ = float(u.sum())
+        if pos.size > self.sample_size:
+            pos = np.sort(rng.choice(pos, size=self.sample_size, replace=False))
+        Xs = np.asarray(X[pos], dtype=np.float64)
+        if project and Xs.shape[1] > self.project_dim:
+            R = rng.standard_normal((Xs.shape[1], self.project_dim)) / np.sqrt(self.project_dim)
+            Xs = Xs @ R
+        return Xs, u[pos], self.n_pos_ / pos.size
+
+
+def _power_tail(m, m0, e0, exponent):
+    """Continue ``e(m0) = e0`` as ``e0 * (m0 / m) ** exponent`` for ``m > m0``."""
+    return e0 * (m0 / np.maximum(m, 1.0)) ** exponent
+
+
+def _loglog_slope(k0, e0, k1, e1, default=0.5):
+    if e1 > 0 and e0 > e1 and k1 > k0:
+        return float(np.log(e0 / e1) / np.log(k1 / k0))
+    return default
+
+
+class ExactProxy(Proxy):
+    """Build the coreset at every candidate size and read its ``cs_error`` (slow reference)."""
+
+    name = "exact"
+
+    def fit(self, X, u, *, method, n_clusters, rng):
+        self._X, self._u, self._method = X, u, method
+        defaults = getattr(CONSTRUCTORS.get(method), "_defaults", {})
+        self._params = {"n_clusters": n_clusters} if "n_clusters" in defaults else {}
+        self._seed = int(rng.integers(2**31 - 1))
+        self.n_pos_ = int((u > 0).sum())
+        self.total_ = float(u.sum())
+        return self
+
+    def error(self, m):
+        m = np.atleast_1d(np.asarray(m, dtype=np.int64))
+        out = np.zeros(m.shape, dtype=np.float64)
+        for i, mi in enumerate(m):  # one coreset per candidate size: the reference cost
+            if 1 <= mi < self.n_pos_:
+                cs = build_coreset(self._X, int(mi), method=self._method, sample_weight=self._u,
+                                   random_state=self._seed, **self._params)
+                out[i] = cs.cs_error / self.total_
+        return out
+
+
+class EVDProxy(Proxy):
+    """Eigenvalue tail of the weighted covariance of a row sample (Lu et al.'s EVD proxy)."""
+
+    name = "evd"
+
+    def fit(self, X, u, *, method, n_clusters, rng):
+        Xs, us, _ = self._sample(X, u, rng, project=False)
+        w = us / us.sum()
+        Z = (Xs - w @ Xs) * np.sqrt(w)[:, None]
+        # eigenvalues of Z^T Z through the smaller of the two Gram matrices
+        G = Z @ Z.T if Z.shape[0] < Z.shape[1] else Z.T @ Z
+        lam = np.clip(np.linalg.eigvalsh(G)[::-1], 0.0, None)
+        self._tail = np.concatenate([np.cumsum(lam[::-1])[::-1], [0.0]])  # sum_{j >= i}
+        top = lam[0] if lam.size else 0.0
+        rank = int((lam > top * 1e-12).sum()) if top > 0 else 0
+        # participation-ratio dimension: the tail is used up to it, and continued past it
+        # as c(m) ~ m^(-2 / dim), the decay of the k-means cost of dim-dimensional data
+        self._dim = float(lam.sum() ** 2 / (lam**2).sum()) if top > 0 else 1.0
+        self._m0 = int(max(1, min(rank - 1, np.ceil(self._dim))))
+        return self
+
+    def error(self, m):
+        m = np.atleast_1d(np.asarray(m, dtype=np.float64))
+        m0 = self._m0
+        c = self._tail[np.clip(m, 1, m0).astype(np.int64)]
+        c = np.where(m > m0, _power_tail(m, m0, self._tail[m0], 2.0 / max(self._dim, 1.0)), c)
+        return np.where(m >= self.n_pos_, 0.0, np.sqrt(np.maximum(c, 0.0)))
+
+
+class KCenterProxy(Proxy):
+    """Mean distance to the nearest of the first m farthest-first centres, on a row sample."""
+
+    name = "kcenter"
+
+    def fit(self, X, u, *, method, n_clusters, rng):
+        Xs, us, _ = self._sample(X, u, rng)
+        n = Xs.shape[0]
+        steps = max(1, n // 2)
+        sqn = np.einsum("ij,ij->i", Xs, Xs)
+        mean_dist = np.empty(steps)
+        best = np.full(n, np.inf)
+        j = int(rng.integers(n))
+        w = us / us.sum()
+        for k in range(steps):  # one pass over the (projected) sample per centre
+            d2 = np.maximum(sqn - 2.0 * (Xs @ Xs[j]) + sqn[j], 0.0)
+            np.minimum(best, d2, out=best)
+            mean_dist[k] = w @ np.sqrt(best)
+            j = int(np.argmax(best))
+            if best[j] == 0:
+                mean_dist = mean_dist[: k + 1]
+                break
+        self._curve = mean_dist  # curve[k] = mean distance with k + 1 centres
+        k1 = len(mean_dist)
+        k0 = max(1, k1 // 2)
+        self._exponent = _loglog_slope(k0, mean_dist[k0 - 1], k1, mean_dist[k1 - 1])
+        return self
+
+    def error(self, m):
+        m = np.atleast_1d(np.asarray(m, dtype=np.float64))
+        k1 = len(self._curve)
+        inside = self._curve[np.clip(m, 1, k1).astype(np.int64) - 1]
+        out = np.where(m > k1, _power_tail(m, k1, self._curve[-1], self._exponent), inside)
+        return np.where(m >= self.n_pos_, 0.0, out)
+
+
+class SamplingProxy(Proxy):
+    """Standard error of importance sampling with the constructor's scores, on a row sample.
+
+    With the constructor's scores ``q``, inclusion probabilities ``pi`` proportional to
+    ``q`` and capped at 1 (summing to ``m``), and the test function ``y_p = u_p ||p -
+    c(p)||`` (``c`` the bicriteria centre for ``sensitivity``, the mean otherwise), the
+    Horvitz-Thompson variance of the coreset's estimate of ``sum y`` is
+    ``sum (1 - pi) y^2 / pi`` -- the same quantity the constructors report. On a sample
+    standing for ``r`` rows each, ``m / r`` rows are drawn and the sum is scaled by ``r``.
+    """
+
+    name = "sampling"
+
+    def fit(self, X, u, *, method, n_clusters, rng):
+        Xs, us, r = self._sample(X, u, rng)
+        if CONSTRUCTORS.get(method).weight_kind == "constant" or method == "lightweight":
+            mu = weighted_mean(Xs, us)
+            d2 = min_sq_distances(Xs, mu[None, :])[0]
+            if method == "lightweight":
+                q = 0.5 * us / us.sum() + 0.5 * us * d2 / max(float(us @ d2), 1e-300)
+            else:
+                q = us.copy()
+        else:  # sensitivity scores of a weighted k-means++ bicriteria solution
+            k = min(n_clusters, Xs.shape[0])
+            _, d2, assign = kmeans_plusplus_seeding(Xs, k, us, rng)[:3]
+            mass = np.bincount(assign, weights=us, minlength=k)
+            q = us * d2 / max(float(us @ d2), 1e-300) + us / np.maximum(mass[assign], 1e-300)
+        self._q, self._y, self._r = q, us * np.sqrt(d2), r
+        return self
+
+    def error(self, m):
+        m = np.atleast_1d(np.asarray(m, dtype=np.float64))
+        out = np.zeros(m.shape)
+        n_s = self._q.shape[0]
+        for i, mi in enumerate(m):  # a handful of candidate sizes
+            if mi >= self.n_pos_:
+                continue
+            # the sample's share of the size, with the constructor's capped probabilities
+            ms = max(1, min(n_s, int(round(mi / self._r))))
+            pi = _inclusion_probabilities(self._q, ms)
+            ok = pi > 0
+            var = self._r * float(np.sum((1.0 - pi[ok]) * self._y[ok] ** 2 / pi[ok]))
+            out[i] = np.sqrt(max(var, 0.0)) / self.total_
+        return out
+
+
+for _cls in (ExactProxy, EVDProxy, KCenterProxy, SamplingProxy):
+    PROXIES.register(_cls.name, _cls)
+
+
+def register_proxy(name: str, cls: type[Proxy], *, replace: bool = False) -> None:
+    """Register a :class:`Proxy` subclass under ``name``."""
+    PROXIES.register(name, cls, replace=replace)
+
+
+def _proxy_name(proxy: str, method: str) -> str:
+    if proxy != "auto":
+        PROXIES.get(proxy)
+        return proxy
+    return "kcenter" if CONSTRUCTORS.get(method).weight_kind == "counts" else "sampling"
+
+
+# ----------------------------------------------------------------------------- plan
+
+
+@dataclass
+class PlanRow:
+    """One candidate of a plan: a bit depth and the largest size that fits."""
+
+    bits: int
+    size: int
+    payload_bits: int
+    cs_error: float
+    quantization_error: float
+    predicted_error: float
+    feasible: bool
+    chosen: bool = False
+
+    def as_dict(self) -> dict:
+        """The row as a JSON-ready dict."""
+        def clean(v):
+            if isinstance(v, float):
+                return float(v) if np.isfinite(v) else None
+            return v
+
+        return {k: clean(v) for k, v in self.__dict__.items() if not k.startswith("_")}
+
+
+@dataclass
+class Plan:
+    """The planner's table and its choice.
+
+    Attributes
+    ----------
+    rows : list of PlanRow
+        One row per candidate bit depth.
+    chosen : PlanRow
+        The feasible row with the smallest predicted error.
+    budget_bits : int
+    method, quantizer, proxy : str
+    seconds : float
+        Wall time of planning (proxy + enumeration).
+    """
+
+    rows: list[PlanRow]
+    chosen: PlanRow
+    budget_bits: int
+    method: str
+    quantizer: str
+    proxy: str
+    seconds: float
+    extras: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """The plan as a JSON-ready dict."""
+        return {
+            "budget_bits": int(self.budget_bits),
+            "method": self.method,
+            "quantizer": self.quantizer,
+            "proxy": self.proxy,
+            "chosen_bits": int(self.chosen.bits),
+            "chosen_size": int(self.chosen.size),
+            "seconds": float(self.seconds),
+            "rows": [r.as_dict() for r in self.rows],
+        }
+
+
+def _plan(
+    X,
+    u,
+    *,
+    classes,
+    budget_bits: int,
+    quantizer: Quantizer,
+    method: str,
+    bits_options,
+    proxy: str,
+    n_clusters: int,
+    rng,
+    size: int | None = None,
+) -> Plan:
+    """Unvalidated core of :func:`plan` (``quantizer`` already fitted on ``X``).
+
+    With ``size`` given, every bit depth at which that size fits is a candidate (at that
+    size). The proxy is skipped when there is nothing to choose.
+    """
+    t0 = time.perf_counter()
+    n_pos = int((u > 0).sum())
+    n_groups = 1 if classes is None else len(classes)
+    wenc, wbits = plan_weight_encoding(method, u)
+    d = X.shape[1]
+    rows = []
+    for s in bits_options:
+        q = quantizer.with_bits(s) if quantizer.uses_bits else quantizer
+        header = payload_nbytes(d=d, m=0, quantizer=q, weight_encoding=wenc, weight_bits=wbits,
+                                classes=classes, method=method)
+        row_bits = q.value_bits_per_row_ + wbits
+        m_max = min(max_coreset_size(budget_bits, header_bytes=header, row_bits=row_bits), n_pos)
+        m = m_max if size is None else (size if size <= m_max else -1)
+        feasible = m >= n_groups
+        payload = 8 * (header + (max(m, 0) * row_bits + 7) // 8)
+        need = 8 * (header + (n_groups * row_bits + 7) // 8)
+        rows.append(PlanRow(int(q.bits_per_value_ if not q.uses_bits else s), int(max(m, 0)),
+                            int(payload), 0.0, float(q.error_bound_), 0.0, bool(feasible)))
+        rows[-1]._need = (need, m_max, header)
+    feasible_rows = [r for r in rows if r.feasible]
+    if not feasible_rows:
+        need, m_max, header = min(r._need for r in rows)
+        what = f"{n_groups} rows (one per class)" if classes is not None else "one row"
+        if size is not None and m_max >= n_groups:
+            raise BudgetError(
+                f"size {size} does not fit the budget of {budget_bits} bits: at most "
+                f"{m_max} rows fit; lower --size to {m_max} or raise --budget"
+            )
+        raise BudgetError(
+            f"budget {budget_bits} bits is below the smallest payload for d={d} with the "
+            f"{quantizer.name!r} quantizer: {8 * header}-bit header + {what} = {need} bits; "
+            f"raise --budget to at least {need} bits"
+        )
+    name = _proxy_name(proxy, method)
+    if len(feasible_rows) > 1:
+        prox = PROXIES.get(name)().fit(X, u, method=method, n_clusters=n_clusters, rng=rng)
+        sizes = np.array([r.size for r in feasible_rows])
+        # the exact proxy builds one coreset per distinct size only
+        uniq, inv = np.unique(sizes, return_inverse=True)
+        errs = prox.error(uniq)[inv]
+    else:
+        errs = [float("nan")]
+    for r, e in zip(feasible_rows, errs, strict=True):
+        r.cs_error = float(e)
+        r.predicted_error = float(e) + r.quantization_error
+    for r in rows:
+        if not r.feasible:
+            r.predicted_error = float("inf")
+    best = min(feasible_rows, key=lambda r: (r.predicted_error, -r.size, r.bits))
+    best.chosen = True
+    return Plan(rows, best, int(budget_bits), method, quantizer.name, name,
+                time.perf_counter() - t0)
+
+
+def plan(
+    X,
+    budget,
+    *,
+    y=None,
+    sample_weight=None,
+    method: str = "sensitivity",
+    quantizer: str = "fixed",
+    bits="auto",
+    proxy: str = "auto",
+    n_clusters: int = 10,
+    random_state=None,
+) -> Plan:
+    """Choose coreset size and bit depth for a budget: the MECB plan.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    budget : int, float or str
+        Bits, a size (``"100kB"``) or a percentage of the float32 size (``"1%"``).
+    y : array-like or None
+        Class labels (their table enters the header; one row per class is the minimum).
+    sample_weight : array-like or None
+    method : str
+        Coreset constructor.
+    quantizer : str
+        Quantizer; ``bits="auto"`` tries :func:`candidate_bits`, an int fixes it.
+    proxy : str
+        ``"auto"`` or a name in :data:`PROXIES`.
+    n_clusters : int
+        Bicriteria clusters for the sampling proxy of ``sensitivity``.
+    random_state : int, RandomState or None
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    InputError, BudgetError
+        For invalid input or a budget that holds no coreset.
+    """
+    X = check_data(X)
+    n, d = X.shape
+    u = check_sample_weight(sample_weight, n)
+    labels = None if y is None else check_labels(y, n)
+    budget_bits = parse_budget(budget, n, d)
+    CONSTRUCTORS.get(method)
+    cls = QUANTIZERS.get(quantizer)
+    if isinstance(bits, str):
+        if bits != "auto":
+            raise InputError(f"bits must be 'auto' or an integer, got {bits!r}")
+        options = candidate_bits(quantizer)
+    else:
+        options = (bits,)
+    q = get_quantizer(quantizer, options[0] if cls.uses_bits else None).fit(X)
+    classes = None if labels is None else np.unique(labels[u > 0])
+    rs = check_random_state(random_state)
+    rng = np.random.default_rng(rs.randint(2**31 - 1))
+    return _plan(X, u, classes=classes, budget_bits=budget_bits, quantizer=q, method=method,
+                 bits_options=options, proxy=proxy, n_clusters=n_clusters, rng=rng)
