@@ -12,6 +12,8 @@ import os
 import sys
 import time
 
+import numpy as np
+
 from ._errors import InputError, QCoresetError
 
 __all__ = ["main", "build_parser"]
@@ -121,6 +123,24 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     pl.add_argument("--json", action="store_true", help="print one JSON object")
     pl.set_defaults(func=_cmd_plan)
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="train a task's model on a .qcs coreset and on all the data, and compare them",
+        description="Fit the task's model on the decoded coreset (with its weights) and on all "
+        "of INPUT, score both on the full data (costs) or on the test split (accuracies), and "
+        "report the normalized cost or the accuracy degradation.",
+    )
+    ev.add_argument("input", metavar="INPUT", help="the data the coreset was built from")
+    ev.add_argument("coreset", metavar="CORESET", help="a .qcs payload")
+    ev.add_argument("--task", required=True, help="kmeans, pca, svm, logreg or mlp")
+    ev.add_argument("--backend", default="digital",
+                    help="digital, or analog[:PRESET][@T] such as analog:hwa_standard@1d "
+                    "(default: digital)")
+    ev.add_argument("--label-column", help="CSV column name or index holding class labels")
+    ev.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.set_defaults(func=_cmd_evaluate)
 
     ins = sub.add_parser(
         "inspect",
@@ -263,6 +283,106 @@ def _cmd_plan(args) -> int:
         print(f"  {r.bits:>4} {r.size:>8} {r.payload_bits:>13} {r.cs_error:>12.4g} "
               f"{r.quantization_error:>12.4g} {r.predicted_error:>12.4g}{mark}")
     print(f"  planned in {p.seconds:.3f} s")
+    return 0
+
+
+def _holdout(ds):
+    """(X_train, y_train, X_test, y_test, how): the dataset's own test split, or 20 %."""
+    if ds.X_test is not None:
+        return ds.X, ds.y, ds.X_test, ds.y_test, "dataset test split"
+    if ds.y is None:
+        return ds.X, None, None, None, "none"
+    from sklearn.model_selection import train_test_split
+
+    _, counts = np.unique(ds.y, return_counts=True)
+    strat = ds.y if counts.min() >= 2 else None
+    Xtr, Xte, ytr, yte = train_test_split(ds.X, ds.y, test_size=0.2, random_state=0,
+                                          stratify=strat)
+    return Xtr, ytr, Xte, yte, "20% held out of INPUT (seed 0)"
+
+
+def _backend(spec: str):
+    if spec == "digital":
+        from .tasks import DigitalBackend
+
+        return DigitalBackend()
+    if spec.split(":")[0].split("@")[0] != "analog":
+        raise InputError(f"unknown backend {spec!r}; use digital or analog[:PRESET][@T]")
+    from .analog import parse_backend
+
+    return parse_backend(spec)
+
+
+def _cmd_evaluate(args) -> int:
+    from .datasets import load_input
+    from .payload import decode_payload
+    from .tasks import evaluate_task, get_task
+
+    t0 = time.perf_counter()
+    task = get_task(args.task)
+    backend = _backend(args.backend)
+    ds = load_input(args.input, label_column=_label_column(args.label_column))
+    try:
+        with open(args.coreset, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise InputError(f"cannot read {args.coreset}: {exc.strerror or exc}") from None
+    dec = decode_payload(data)
+    d_core, d_data = dec.header["n_features"], ds.X.shape[1]
+    if d_core != d_data:
+        raise InputError(
+            f"the coreset has {d_core} features but {args.input} has {d_data}; evaluate a "
+            "coreset against the data it was built from"
+        )
+    if task.needs_labels:
+        if ds.y is None:
+            raise InputError(
+                f"task {args.task!r} needs class labels but {args.input} has none; pass "
+                "--label-column or use kmeans/pca"
+            )
+        if dec.labels is None:
+            raise InputError(
+                f"task {args.task!r} needs class labels but {args.coreset} carries none; "
+                "reduce labelled data (builtin datasets, --label-column, or y in .npz)"
+            )
+        Xtr, ytr, Xte, yte, how = _holdout(ds)
+    else:
+        Xtr, ytr, Xte, yte, how = ds.X, None, None, None, "full data"
+    labels = dec.labels
+    if labels is not None and ds.y is not None:
+        labels = labels.astype(ds.y.dtype, copy=False)
+    res = evaluate_task(task, (dec.points.astype(ds.X.dtype), labels, dec.weights),
+                        Xtr, ytr, Xte, yte, backend=backend, random_state=args.seed)
+    result = {
+        "task": res.task,
+        "metric": res.metric,
+        "full_value": res.full_value,
+        "coreset_value": res.coreset_value,
+        ("normalized_cost" if res.kind == "cost" else "degradation"):
+            res.normalized_cost if res.kind == "cost" else res.degradation,
+        "backend": getattr(backend, "name", args.backend),
+        "scored_on": how,
+        "coreset_size": int(dec.header["coreset_size"]),
+        "payload_bits": int(dec.header["payload_bits"]),
+        **{k: v for k, v in res.extras.items() if isinstance(v, (int, float, str, bool))},
+    }
+    stats = getattr(backend, "stats", {}) or {}
+    for key in ("energy_j", "latency_s"):
+        if key in stats:
+            result[key] = float(stats[key])
+    result["seconds"] = time.perf_counter() - t0
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    name = "normalized cost" if res.kind == "cost" else "degradation"
+    value = result.get("normalized_cost", result.get("degradation"))
+    print(f"{res.task} on {ds.name} ({result['backend']}; scored on {how}):")
+    print(f"  {res.metric}: all data {res.full_value:.6g}, coreset {res.coreset_value:.6g}; "
+          f"{name} {value:.4f}")
+    for key in ("energy_j", "latency_s"):
+        if key in result:
+            print(f"  {key}: {result[key]:.4g}")
+    print(f"  in {result['seconds']:.2f} s")
     return 0
 
 
