@@ -11,7 +11,8 @@ Usage::
     python benchmarks/kmeans_quality.py                       # Fashion-MNIST, 1 %, 5 seeds
     python benchmarks/kmeans_quality.py --input builtin:digits --budget 2%
 
-Writes ``benchmarks/results/kmeans_quality-<name>.csv`` and prints the table.
+Writes ``benchmarks/results/kmeans_quality-<name>-<budget>-bits_<bits>.csv`` and prints
+the table.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ def main(argv=None) -> int:
     p.add_argument("--budget", default="1%")
     p.add_argument("--methods", nargs="+", default=["sensitivity", "uniform", "lightweight"])
     p.add_argument("--quantizer", default="fixed")
-    p.add_argument("--bits", type=int, default=8)
+    p.add_argument("--bits", default="auto",
+                   help="'auto' (the planner, as qcoreset reduce) or an int")
+    p.add_argument("--no-labels", action="store_true",
+                   help="reduce X alone (by default labels travel, as in qcoreset reduce)")
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--n-init", type=int, default=3,
                    help="k-means restarts for the quality comparison (same on both sides)")
@@ -47,6 +51,8 @@ def main(argv=None) -> int:
 
     ds = load_input(args.input)
     X = np.ascontiguousarray(ds.X)
+    y = None if args.no_labels else ds.y
+    bits = args.bits if args.bits == "auto" else int(args.bits)
     n, d = X.shape
     print(f"{ds.name}: {n} x {d} {X.dtype}, budget {args.budget}, k={args.k}, "
           f"{os.cpu_count()} cores")
@@ -60,10 +66,10 @@ def main(argv=None) -> int:
         for method in args.methods:
             t0 = time.perf_counter()
             qc = QuantizedCoreset(budget=args.budget, method=method, quantizer=args.quantizer,
-                                  bits=args.bits, random_state=seed).fit(X)
+                                  bits=bits, random_state=seed).fit(X, y)
             t_reduce = time.perf_counter() - t0
             t0 = time.perf_counter()
-            build_coreset(X, qc.size_, method=method, random_state=seed)
+            build_coreset(X, qc.size_, method=method, y=y, random_state=seed)
             t_build = time.perf_counter() - t0
             km = KMeans(n_clusters=args.k, n_init=args.n_init, random_state=seed)
             km.fit(qc.coreset_.astype(X.dtype), sample_weight=qc.coreset_weights_)
@@ -82,18 +88,20 @@ def main(argv=None) -> int:
                   f"  reduce {t_reduce:.3f} s  k-means(n_init=1) {t_km1:.3f} s")
 
     print(f"\nmedian over {args.seeds} seeds ({ds.name}, budget {args.budget}, "
-          f"{args.quantizer} {args.bits} bits, k={args.k}):")
-    print(f"{'method':<12} {'size':>6} {'reduction':>10} {'cost/full':>10} "
+          f"{args.quantizer} quantizer, bits {args.bits}, labels {y is not None}, k={args.k}):")
+    print(f"{'method':<12} {'size':>6} {'bits':>4} {'reduction':>10} {'cost/full':>10} "
           f"{'build/kmeans':>13} {'reduce/kmeans':>14}")
     for method in args.methods:
         sel = [r for r in rows if r["method"] == method]
         med = {k: float(np.median([r[k] for r in sel])) for k in
-               ("size", "reduction", "cost_ratio", "build_vs_kmeans", "reduce_vs_kmeans")}
-        print(f"{method:<12} {med['size']:6.0f} {100 * med['reduction']:9.2f}% "
+               ("size", "bits", "reduction", "cost_ratio", "build_vs_kmeans",
+                "reduce_vs_kmeans")}
+        print(f"{method:<12} {med['size']:6.0f} {med['bits']:4.0f} {100 * med['reduction']:9.2f}% "
               f"{med['cost_ratio']:10.4f} {med['build_vs_kmeans']:13.3f} "
               f"{med['reduce_vs_kmeans']:14.3f}")
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"kmeans_quality-{ds.name}.csv"
+    tag = f"{ds.name}-{args.budget.replace('%', 'pct')}-bits_{args.bits}"
+    path = args.out / f"kmeans_quality-{tag}.csv"
     with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()

@@ -153,3 +153,55 @@ def test_sample_weight_from_npz_is_used(tmp_path, capsys):
     dec = decode_payload(out.read_bytes())
     total = float(np.load(path)["sample_weight"].sum())
     assert dec.weights.sum() == pytest.approx(total) and res["coreset_size"] == len(dec.weights)
+
+
+def test_plan_json_rows(tmp_path):
+    code, stdout, stderr = run("plan", "builtin:digits", "--budget", "2%", "--json")
+    assert code == 0, stderr
+    res = json.loads(stdout)
+    rows = [r for r in res["rows"] if r["feasible"]]
+    assert sum(r["chosen"] for r in res["rows"]) == 1
+    assert all(r["payload_bits"] <= res["budget_bits"] for r in rows)
+    chosen = next(r for r in rows if r["chosen"])
+    assert chosen["predicted_error"] == min(r["predicted_error"] for r in rows)
+    for key in ("bits", "size", "payload_bits", "predicted_error", "chosen"):
+        assert key in chosen
+
+
+def test_evaluate_json(tmp_path):
+    out = tmp_path / "d.qcs"
+    assert main(["reduce", "builtin:digits", "--budget", "5%", "-o", str(out)]) == 0
+    for task, key in [("kmeans", "normalized_cost"), ("logreg", "degradation")]:
+        code, stdout, stderr = run("evaluate", "builtin:digits", str(out), "--task", task,
+                                   "--json")
+        assert code == 0, stderr
+        res = json.loads(stdout)
+        for k in ("task", "metric", "full_value", "coreset_value", key, "seconds"):
+            assert k in res
+        if key == "normalized_cost":
+            assert res[key] >= 0.99
+        else:
+            assert -1 <= res[key] <= 1
+
+
+def test_evaluate_bad_inputs(tmp_path):
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "x4.npy", np.hstack([X, X[:, :1]]))
+    qcs = tmp_path / "x.qcs"
+    assert main(["reduce", str(tmp_path / "x.npy"), "--budget", "20%", "-o", str(qcs)]) == 0
+    cases = [
+        (["evaluate", str(tmp_path / "x.npy"), str(qcs), "--task", "nope"], "unknown task"),
+        (["evaluate", str(tmp_path / "x.npy"), str(qcs), "--task", "svm"], "labels"),
+        (["evaluate", str(tmp_path / "x4.npy"), str(qcs), "--task", "kmeans"], "features"),
+        (["evaluate", str(tmp_path / "x.npy"), str(qcs), "--task", "kmeans", "--backend",
+          "analog:nope"], "nope"),
+        (["evaluate", str(tmp_path / "x.npy"), str(qcs), "--task", "kmeans", "--backend",
+          "analog@-5s"], "time"),
+        (["plan", str(tmp_path / "x.npy"), "--budget", "20%", "--task", "logreg"], "labels"),
+    ]
+    for args, needle in cases:
+        code, stdout, stderr = run(*args)
+        lines = stderr.strip().splitlines()
+        assert code == 2, (args, stderr)
+        assert len(lines) == 1 and needle in lines[0].lower(), (args, stderr)

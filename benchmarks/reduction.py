@@ -1,0 +1,323 @@
+"""ML error vs bit budget: the planner's choice against fixed recipes, and its oracle gap.
+
+For each dataset, budget (a percentage of the training set's float32 size), seed and
+method, the training data is reduced to a payload within the budget; every task is
+trained on the decoded coreset and compared with the same model trained on all the
+training data: ``normalized_cost`` (k-means, PCA: full-data cost ratio) or
+``degradation`` ((full - coreset) / full test accuracy: svm, logreg, mlp). Tasks
+that need no labels are reduced without labels (labels would cost header bits).
+
+Methods: ``planner`` (sensitivity, fixed grid, bits and size chosen by the planner),
+``uniform+f32`` and ``sensitivity+f32`` (float32 values), ``uniform@planner-bits``,
+``rcc@8``. The **oracle gap** compares the planner's pick with the best of a grid of
+(size, bits) pairs that fit the budget (the largest size at each bit depth in
+``--grid-bits``), all measured on the same task.
+
+Usage::
+
+    python benchmarks/reduction.py                       # all datasets, 5 seeds
+    python benchmarks/reduction.py --datasets digits --seeds 2 --tasks kmeans logreg
+
+Writes ``benchmarks/results/reduction.csv``, ``reduction-summary.csv``,
+``reduction-oracle.csv`` and ``reduction-<dataset>.png`` (when matplotlib is present).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from qcoreset import BudgetError, QuantizedCoreset, load_input
+from qcoreset.tasks import evaluate_task, get_task
+
+HERE = Path(__file__).resolve().parent
+ALL_TASKS = ["kmeans", "pca", "svm", "logreg", "mlp"]
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def _split(X, y, seed=0):
+    return train_test_split(X, y, test_size=0.2, random_state=seed, stratify=y)
+
+
+def synthetic_imbalanced(n=20_000, d=32, seed=0):
+    """Five Gaussian clusters with 60/25/10/4/1 % of the rows; labels are the clusters."""
+    rng = np.random.default_rng(seed)
+    p = np.array([0.60, 0.25, 0.10, 0.04, 0.01])
+    y = rng.choice(5, size=n, p=p)
+    centres = rng.normal(scale=3.0, size=(5, d))
+    X = centres[y] + rng.normal(size=(n, d))
+    return X.astype(np.float32), y
+
+
+def synthetic_outliers(n=20_000, d=32, seed=0):
+    """Three overlapping clusters plus 0.5 % far outliers (50x the spread), labelled."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, size=n)
+    centres = rng.normal(scale=2.0, size=(3, d))
+    X = centres[y] + rng.normal(size=(n, d))
+    out = rng.random(n) < 0.005
+    X[out] = rng.normal(scale=50.0, size=(int(out.sum()), d))
+    return X.astype(np.float32), y
+
+
+def synthetic_manifold(n=20_000, d=100, seed=0):
+    """A 2-D curved sheet (Swiss roll) embedded non-linearly in 100 dimensions, 5 classes."""
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(1.5 * np.pi, 4.5 * np.pi, size=n)
+    h = rng.uniform(0.0, 10.0, size=n)
+    base = np.stack([t * np.cos(t), h, t * np.sin(t)], axis=1)
+    W = rng.normal(size=(3, d)) / np.sqrt(3)
+    X = np.tanh(base @ W / 5.0) * 10 + 0.05 * rng.normal(size=(n, d))
+    y = np.digitize(t, np.linspace(1.5 * np.pi, 4.5 * np.pi, 6)[1:-1])
+    return X.astype(np.float32), y
+
+
+def load(name):
+    """(X_train, y_train, X_test, y_test) of a benchmark dataset."""
+    if name == "fashion-mnist":
+        ds = load_input("builtin:fashion-mnist")
+        return np.ascontiguousarray(ds.X), ds.y, np.ascontiguousarray(ds.X_test), ds.y_test
+    if name == "digits":
+        ds = load_input("builtin:digits")
+        Xtr, Xte, ytr, yte = _split(ds.X, ds.y)
+        return Xtr, ytr, Xte, yte
+    gen = {"imbalanced": synthetic_imbalanced, "outliers": synthetic_outliers,
+           "manifold": synthetic_manifold}[name]
+    X, y = gen()
+    Xtr, Xte, ytr, yte = _split(X, y)
+    return Xtr, ytr, Xte, yte
+
+
+# ----------------------------------------------------------------------------- methods
+
+
+def reducers(budget, seed, planner_bits):
+    """The methods compared at one budget (planner_bits: the planner's pick, or None)."""
+    out = {
+        "planner": QuantizedCoreset(budget=budget, random_state=seed),
+        "uniform+f32": QuantizedCoreset(budget=budget, method="uniform", quantizer="none",
+                                        random_state=seed),
+        "sensitivity+f32": QuantizedCoreset(budget=budget, quantizer="none", random_state=seed),
+        "rcc@8": QuantizedCoreset(budget=budget, method="rcc", bits=8, random_state=seed,
+                                  method_params={"max_iter": 10}),
+    }
+    if planner_bits is not None:
+        out["uniform@planner-bits"] = QuantizedCoreset(
+            budget=budget, method="uniform", bits=planner_bits, random_state=seed)
+    return out
+
+
+def error_of(res):
+    """One number per result, lower is better: normalized cost - 1, or degradation."""
+    return res.normalized_cost - 1.0 if res.kind == "cost" else res.degradation
+
+
+def run(args):
+    rows, oracle = [], []
+    for dname in args.datasets:
+        try:
+            Xtr, ytr, Xte, yte = load(dname)
+        except Exception as exc:  # noqa: BLE001 - Fashion-MNIST is optional
+            print(f"{dname}: skipped ({exc})")
+            continue
+        n, d = Xtr.shape
+        print(f"\n== {dname}: train {n} x {d}, test {len(Xte)}; {os.cpu_count()} cores")
+        for seed in range(args.seeds):
+            full = {}
+            for tname in args.tasks:
+                task = get_task(tname)
+                t0 = time.perf_counter()
+                full[tname] = task.fit(Xtr, ytr if task.needs_labels else None,
+                                       random_state=seed)
+                print(f"  seed {seed}: full-data {tname} fitted in "
+                      f"{time.perf_counter() - t0:.1f} s")
+            for budget in args.budgets:
+                for labelled in (False, True):
+                    tasks = [t for t in args.tasks if get_task(t).needs_labels == labelled]
+                    if not tasks:
+                        continue
+                    y_fit = ytr if labelled else None
+                    cand = {}
+                    try:
+                        planner = QuantizedCoreset(budget=budget, random_state=seed).fit(
+                            Xtr, y_fit)
+                    except BudgetError as exc:
+                        print(f"  {budget}: {exc}")
+                        continue
+                    for mname, qc in reducers(budget, seed, planner.bits_).items():
+                        if mname == "rcc@8" and planner.size_ > args.skip_rcc_above:
+                            continue
+                        cand[mname] = qc
+                    for s in args.grid_bits:
+                        cand[f"grid@{s}"] = QuantizedCoreset(budget=budget, bits=s,
+                                                             random_state=seed)
+                    for mname, qc in cand.items():
+                        try:
+                            if mname == "planner":
+                                qc = planner
+                            else:
+                                qc.fit(Xtr, y_fit)
+                        except BudgetError:
+                            continue
+                        core = (qc.coreset_.astype(Xtr.dtype), qc.coreset_labels_,
+                                qc.coreset_weights_)
+                        for tname in tasks:
+                            task = get_task(tname)
+                            with warnings.catch_warnings():
+                                warnings.simplefilter("ignore")
+                                res = evaluate_task(task, core, Xtr, ytr, Xte, yte,
+                                                    full_model=full[tname], random_state=seed)
+                            row = {
+                                "dataset": dname, "budget": budget, "seed": seed,
+                                "method": mname, "task": tname, "size": qc.size_,
+                                "bits": qc.bits_, "payload_bits": qc.payload_bits_,
+                                "budget_bits": qc.budget_bits_,
+                                "reduction": qc.reduction_, "metric": res.metric,
+                                "full_value": res.full_value,
+                                "coreset_value": res.coreset_value,
+                                "normalized_cost": res.normalized_cost,
+                                "degradation": res.degradation, "error": error_of(res),
+                                "plan_seconds": qc.timings_["plan"],
+                                "build_seconds": qc.timings_["build"],
+                            }
+                            rows.append(row)
+                    for tname in tasks:
+                        sel = [r for r in rows if r["dataset"] == dname and r["budget"] == budget
+                               and r["seed"] == seed and r["task"] == tname]
+                        grid = [r for r in sel if r["method"].startswith("grid@")]
+                        pick = [r for r in sel if r["method"] == "planner"]
+                        if grid and pick:
+                            best = min(grid + pick, key=lambda r: r["error"])
+                            oracle.append({
+                                "dataset": dname, "budget": budget, "seed": seed,
+                                "task": tname, "planner_bits": pick[0]["bits"],
+                                "planner_error": pick[0]["error"],
+                                "oracle_bits": best["bits"], "oracle_error": best["error"],
+                                "gap": pick[0]["error"] - best["error"],
+                            })
+                    msg = ", ".join(f"{r['method']}={r['error']:+.4f}" for r in rows[-len(cand)
+                                    * len(tasks):] if r["task"] == tasks[0])
+                    print(f"  seed {seed} budget {budget} ({'labelled' if labelled else 'X only'}"
+                          f"; {tasks[0]} error): {msg}")
+    return rows, oracle
+
+
+def summarise(rows, oracle, out: Path):
+    out.mkdir(parents=True, exist_ok=True)
+    if rows:
+        with open(out / "reduction.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    keys = sorted({(r["dataset"], r["budget"], r["task"], r["method"]) for r in rows},
+                  key=lambda k: (k[0], -float(k[1].rstrip("%")), k[2], k[3]))
+    summary = []
+    for dset, budget, task, method in keys:
+        sel = [r for r in rows if (r["dataset"], r["budget"], r["task"], r["method"])
+               == (dset, budget, task, method)]
+        summary.append({
+            "dataset": dset, "budget": budget, "task": task, "method": method,
+            "seeds": len(sel), "size": int(np.median([r["size"] for r in sel])),
+            "bits": int(np.median([r["bits"] for r in sel])),
+            "reduction": float(np.median([r["reduction"] for r in sel])),
+            "median_error": float(np.median([r["error"] for r in sel])),
+            "plan_seconds": float(np.median([r["plan_seconds"] for r in sel])),
+            "build_seconds": float(np.median([r["build_seconds"] for r in sel])),
+        })
+    if summary:
+        with open(out / "reduction-summary.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(summary[0]))
+            w.writeheader()
+            w.writerows(summary)
+    if oracle:
+        with open(out / "reduction-oracle.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(oracle[0]))
+            w.writeheader()
+            w.writerows(oracle)
+
+    print("\nmedian over seeds; error = normalized cost - 1 (kmeans, pca) or accuracy "
+          "degradation (svm, logreg, mlp); lower is better")
+    print(f"{'dataset':<14} {'budget':>6} {'task':<7} {'method':<22} {'size':>6} {'bits':>4} "
+          f"{'reduction':>9} {'error':>8}")
+    for s in summary:
+        if s["method"].startswith("grid@"):
+            continue
+        print(f"{s['dataset']:<14} {s['budget']:>6} {s['task']:<7} {s['method']:<22} "
+              f"{s['size']:>6} {s['bits']:>4} {100 * s['reduction']:8.2f}% "
+              f"{s['median_error']:+8.4f}")
+    if oracle:
+        print("\noracle gap (planner error - best grid error), median over seeds:")
+        groups = sorted({(o["dataset"], o["budget"], o["task"]) for o in oracle})
+        for g in groups:
+            sel = [o for o in oracle if (o["dataset"], o["budget"], o["task"]) == g]
+            print(f"  {g[0]:<14} {g[1]:>6} {g[2]:<7} gap {np.median([o['gap'] for o in sel]):+.4f}"
+                  f"  (planner bits {int(np.median([o['planner_bits'] for o in sel]))}, "
+                  f"best bits {int(np.median([o['oracle_bits'] for o in sel]))})")
+    plans = [s for s in summary if s["method"] == "planner"]
+    if plans:
+        ratio = np.median([s["plan_seconds"] / max(s["build_seconds"], 1e-9) for s in plans])
+        print(f"\nplanner time / coreset construction time (median): {ratio:.3f}")
+    _plot(summary, out)
+
+
+def _plot(summary, out: Path):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(matplotlib not installed: no PNG)")
+        return
+    for dset in sorted({s["dataset"] for s in summary}):
+        tasks = sorted({s["task"] for s in summary if s["dataset"] == dset})
+        fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.4), squeeze=False)
+        for ax, task in zip(axes[0], tasks, strict=True):
+            methods = sorted({s["method"] for s in summary if s["dataset"] == dset
+                              and s["task"] == task and not s["method"].startswith("grid@")})
+            for method in methods:
+                sel = sorted((s for s in summary if (s["dataset"], s["task"], s["method"])
+                              == (dset, task, method)), key=lambda s: float(s["budget"][:-1]))
+                ax.plot([float(s["budget"][:-1]) for s in sel],
+                        [s["median_error"] for s in sel], marker="o", label=method)
+            ax.set_xscale("log")
+            ax.set_xlabel("budget (% of float32 size)")
+            ax.set_ylabel("normalized cost - 1" if task in ("kmeans", "pca") else "degradation")
+            ax.set_title(f"{dset}: {task}")
+            ax.grid(alpha=0.3)
+        axes[0][0].legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / f"reduction-{dset}.png", dpi=110)
+        plt.close(fig)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--datasets", nargs="+",
+                   default=["digits", "fashion-mnist", "imbalanced", "outliers", "manifold"])
+    p.add_argument("--budgets", nargs="+", default=["10%", "1%", "0.1%"])
+    p.add_argument("--tasks", nargs="+", default=ALL_TASKS)
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--grid-bits", type=int, nargs="+", default=[1, 2, 3, 4, 6, 8, 12, 16])
+    p.add_argument("--skip-rcc-above", type=int, default=3000,
+                   help="skip rcc@8 when the coreset would have more rows (k-means with that "
+                   "many centres takes minutes)")
+    p.add_argument("--out", type=Path, default=HERE / "results")
+    args = p.parse_args(argv)
+    rows, oracle = run(args)
+    summarise(rows, oracle, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
