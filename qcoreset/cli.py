@@ -50,6 +50,22 @@ def _bits(text: str):
         ) from None
 
 
+def _add_reduction_options(parser, constructors, quantizers, proxies) -> None:
+    """Options shared by ``reduce`` and ``plan``."""
+    parser.add_argument("--method", default="sensitivity", choices=constructors.names(),
+                        help="coreset constructor (default: sensitivity)")
+    parser.add_argument("--quantizer", default="fixed", choices=quantizers.names(),
+                        help="quantizer (default: fixed)")
+    parser.add_argument("--proxy", default="auto", choices=["auto", *proxies.names()],
+                        help="coreset-error proxy of the planner (default: auto)")
+    parser.add_argument("--n-clusters", type=int, default=10,
+                        help="clusters of the sensitivity bicriteria solution (default: 10)")
+    parser.add_argument("--label-column",
+                        help="CSV column name or index (CSV/.npy) holding class labels")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``qcoreset`` command."""
     from .constructors import CONSTRUCTORS
@@ -82,23 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
         "float32 size (1%%)",
     )
     red.add_argument("-o", "--output", help="output file (default: NAME.qcs here)")
-    red.add_argument("--method", default="sensitivity", choices=CONSTRUCTORS.names(),
-                     help="coreset constructor (default: sensitivity)")
-    red.add_argument("--quantizer", default="fixed", choices=QUANTIZERS.names(),
-                     help="quantizer (default: fixed)")
+    _add_reduction_options(red, CONSTRUCTORS, QUANTIZERS, PROXIES)
     red.add_argument("--bits", type=_bits, default="auto",
                      help="bits per value, or 'auto' for the planner's choice; mantissa bits "
                      "for 'float'; ignored by 'none' (default: auto)")
-    red.add_argument("--proxy", default="auto", choices=["auto", *PROXIES.names()],
-                     help="coreset-error proxy of the planner (default: auto)")
     red.add_argument("--size", type=_size, default="auto",
                      help="coreset rows, or 'auto' for the most that fit (default: auto)")
-    red.add_argument("--n-clusters", type=int, default=10,
-                     help="clusters of the sensitivity bicriteria solution (default: 10)")
-    red.add_argument("--label-column",
-                     help="CSV column name or index (CSV/.npy) holding class labels")
-    red.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    red.add_argument("--json", action="store_true", help="print one JSON object")
     red.set_defaults(func=_cmd_reduce)
 
     pl = sub.add_parser(
@@ -111,17 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--budget", "-b", required=True, help="bit budget, as for 'reduce'")
     pl.add_argument("--task", help="target task (kmeans, pca, svm, logreg, mlp): labels are "
                     "planned for only when the task needs them")
-    pl.add_argument("--method", default="sensitivity", choices=CONSTRUCTORS.names(),
-                    help="coreset constructor (default: sensitivity)")
-    pl.add_argument("--quantizer", default="fixed", choices=QUANTIZERS.names(),
-                    help="quantizer (default: fixed)")
-    pl.add_argument("--proxy", default="auto", choices=["auto", *PROXIES.names()],
-                    help="coreset-error proxy (default: auto)")
-    pl.add_argument("--n-clusters", type=int, default=10,
-                    help="clusters of the sensitivity bicriteria solution (default: 10)")
-    pl.add_argument("--label-column", help="CSV column name or index holding class labels")
-    pl.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    pl.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_reduction_options(pl, CONSTRUCTORS, QUANTIZERS, PROXIES)
     pl.set_defaults(func=_cmd_plan)
 
     ev = sub.add_parser(
@@ -423,6 +418,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. head, which stopped reading
+        sys.stderr.close()
+        return 0
     except MemoryError:
         print(f"{PROG} {args.command}: error: out of memory; use a smaller input or budget",
               file=sys.stderr)
