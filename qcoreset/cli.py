@@ -28,26 +28,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def _size(text: str):
-    if text == "auto":
-        return "auto"
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid size {text!r}: use 'auto' or a whole number of rows"
-        ) from None
+def _auto_or_int(what: str):
+    """argparse type for options that take 'auto' or a whole number."""
 
+    def parse(text: str):
+        if text == "auto":
+            return "auto"
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"invalid {what} {text!r}: use 'auto' or a whole number"
+            ) from None
 
-def _bits(text: str):
-    if text == "auto":
-        return "auto"
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid bits {text!r}: use 'auto' or a whole number"
-        ) from None
+    return parse
 
 
 def _add_reduction_options(parser, constructors, quantizers, proxies) -> None:
@@ -99,10 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     red.add_argument("-o", "--output", help="output file (default: NAME.qcs here)")
     _add_reduction_options(red, CONSTRUCTORS, QUANTIZERS, PROXIES)
-    red.add_argument("--bits", type=_bits, default="auto",
+    red.add_argument("--bits", type=_auto_or_int("bits"), default="auto",
                      help="bits per value, or 'auto' for the planner's choice; mantissa bits "
                      "for 'float'; ignored by 'none' (default: auto)")
-    red.add_argument("--size", type=_size, default="auto",
+    red.add_argument("--size", type=_auto_or_int("size"), default="auto",
                      help="coreset rows, or 'auto' for the most that fit (default: auto)")
     red.set_defaults(func=_cmd_reduce)
 
