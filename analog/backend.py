@@ -3,7 +3,8 @@
 Downstream tasks run all their matrix products through ``backend.linear``:
 k-means assignment (``||c||^2 - 2 c.x`` with the dot products from
 ``linear(C, None, X)``), linear SVM / logistic decision functions, PCA projection
-and every MLP layer (activations stay digital). :class:`DigitalBackend` computes
+and every MLP layer (activations stay digital). :class:`DigitalBackend` (the core one from
+:mod:`qcoreset.tasks`) computes
 in float64; :class:`AnalogBackend` programs each distinct W once onto simulated
 crossbars, drifts it to ``t_inference`` and accumulates energy and latency.
 """
@@ -16,6 +17,7 @@ import re
 import numpy as np
 
 from qcoreset._errors import InputError
+from qcoreset.tasks import DigitalBackend
 
 from ._rng import as_seed_sequence
 from .config import PRESETS, AnalogConfig, get_config
@@ -135,51 +137,6 @@ def _check_linear(W, b, X, ctx: str):
         if not np.isfinite(b).all():
             raise InputError(f"{ctx}: b contains NaN or infinite values")
     return W, b, X
-
-
-class DigitalBackend:
-    """Exact float64 inference: ``linear(W, b, X) = X @ W.T + b``.
-
-    Attributes
-    ----------
-    name : str
-        ``"digital"``.
-    stats : dict
-        ``mvm_count`` (input vectors) and ``macs`` (multiply-accumulates).
-    """
-
-    name = "digital"
-
-    def __init__(self):
-        self._mvm = 0
-        self._macs = 0
-
-    @property
-    def stats(self) -> dict:
-        """Counters accumulated over all calls."""
-        return {"mvm_count": self._mvm, "macs": self._macs}
-
-    def linear(self, W, b, X) -> np.ndarray:
-        """``X @ W.T + b`` in float64.
-
-        Parameters
-        ----------
-        W : array_like, shape (out, in)
-        b : array_like, shape (out,), or None
-        X : array_like, shape (n, in)
-
-        Returns
-        -------
-        ndarray, shape (n, out)
-        """
-        W, b, X = _check_linear(W, b, X, "DigitalBackend.linear")
-        self._mvm += X.shape[0]
-        self._macs += X.shape[0] * W.size
-        Y = X @ W.T
-        return Y if b is None else Y + b
-
-    def __repr__(self) -> str:
-        return "DigitalBackend()"
 
 
 class AnalogBackend:

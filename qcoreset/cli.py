@@ -275,6 +275,15 @@ def _cmd_plan(args) -> int:
     return 0
 
 
+def _read_bytes(path: str) -> bytes:
+    """The bytes of ``path``; an unreadable file is a one-line InputError."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 def _holdout(ds):
     """(X_train, y_train, X_test, y_test, how): the dataset's own test split, or 20 %."""
     if ds.X_test is not None:
@@ -311,12 +320,7 @@ def _cmd_evaluate(args) -> int:
     task = get_task(args.task)
     backend = _backend(args.backend)
     ds = load_input(args.input, label_column=_label_column(args.label_column))
-    try:
-        with open(args.coreset, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise InputError(f"cannot read {args.coreset}: {exc.strerror or exc}") from None
-    dec = decode_payload(data)
+    dec = decode_payload(_read_bytes(args.coreset))
     d_core, d_data = dec.header["n_features"], ds.X.shape[1]
     if d_core != d_data:
         raise InputError(
@@ -378,11 +382,7 @@ def _cmd_evaluate(args) -> int:
 def _cmd_inspect(args) -> int:
     from .payload import read_header
 
-    try:
-        with open(args.file, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise InputError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    data = _read_bytes(args.file)
     header = read_header(data)
     header = {"file": args.file, **header}
     if args.json:

@@ -120,7 +120,8 @@ class DigitalBackend:
     name : str
         ``"digital"``.
     stats : dict
-        Always empty (analog backends record energy, latency, conversions, ...).
+        ``mvm_count`` (input vectors) and ``macs`` (multiply-accumulates) so far;
+        analog backends also record energy, latency, conversions, ...
 
     Examples
     --------
@@ -132,7 +133,10 @@ class DigitalBackend:
     name = "digital"
 
     def __init__(self) -> None:
-        self.stats: dict = {}
+        self.stats: dict = {"mvm_count": 0, "macs": 0}
+
+    def __repr__(self) -> str:
+        return "DigitalBackend()"
 
     def linear(self, W, b, X) -> np.ndarray:
         """Return ``X @ W.T + b`` as float64, computed in row blocks.
@@ -166,10 +170,16 @@ class DigitalBackend:
             b = np.asarray(b, dtype=np.float64)
             if b.shape != (W.shape[0],):
                 raise InputError(f"bias has shape {b.shape}; expected ({W.shape[0]},)")
+        if not np.isfinite(W).all() or (b is not None and not np.isfinite(b).all()):
+            raise InputError("linear: W or b contains NaN or infinite values")
+        self.stats["mvm_count"] = self.stats.get("mvm_count", 0) + X.shape[0]
+        self.stats["macs"] = self.stats.get("macs", 0) + X.shape[0] * W.size
         out = np.empty((X.shape[0], W.shape[0]), dtype=np.float64)
         Wt = W.T
         for rows in _row_blocks(X.shape[0], X.shape[1] + W.shape[0]):
             np.matmul(X[rows].astype(np.float64, copy=False), Wt, out=out[rows])
+        if not np.isfinite(out).all():  # NaN/inf in X propagate to the products
+            raise InputError("linear: X contains NaN or infinite values")
         if b is not None:
             out += b
         return out
