@@ -262,15 +262,18 @@ def _cmd_plan(args) -> int:
         return 0
     print(f"{ds.name}: {ds.X.shape[0]} x {ds.X.shape[1]}; budget {format_bits(p.budget_bits)}; "
           f"{args.method} + {args.quantizer}, proxy {p.proxy}")
-    print(f"  {'bits':>4} {'size':>8} {'payload bits':>13} {'coreset err':>12} "
-          f"{'quant err':>12} {'predicted':>12}")
+    print(f"  {'bits':>4} {'size':>8} {'payload bits':>13} {'coreset err':>11} "
+          f"{'worst quant':>11} {'spread x':>9} {'q shift':>9} {'predicted':>10}")
     for r in p.rows:
         if not r.feasible:
             print(f"  {r.bits:>4} {'-':>8} {'does not fit':>13}")
             continue
         mark = "  <- chosen" if r.chosen else ""
-        print(f"  {r.bits:>4} {r.size:>8} {r.payload_bits:>13} {r.cs_error:>12.4g} "
-              f"{r.quantization_error:>12.4g} {r.predicted_error:>12.4g}{mark}")
+        print(f"  {r.bits:>4} {r.size:>8} {r.payload_bits:>13} {r.cs_error:>11.4g} "
+              f"{r.quantization_error:>11.4g} {r.spread_ratio:>9.4g} "
+              f"{r.quantization_bias:>9.3g} {r.predicted_error:>10.4g}{mark}")
+    print("  predicted = sqrt(coreset err^2 * spread x + q shift^2); worst-case bound = "
+          "coreset err + worst quant")
     print(f"  planned in {p.seconds:.3f} s")
     return 0
 

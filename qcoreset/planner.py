@@ -3,12 +3,29 @@
 For a budget of ``B`` bits the payload of a coreset of ``m`` rows quantized at ``s``
 bits is ``payload(m, s) = H(s) + m * (d_var * b(s) + b_w)`` (exact, see
 :mod:`qcoreset.payload`), so for every candidate bit depth ``s`` the largest size
-that fits is ``m*(s)``. The planner predicts the per-unit-weight error bound
+that fits is ``m*(s)``. For every candidate ``(m*(s), s)`` the planner reports the
+per-unit-weight worst-case bound
 
-    e(m, s) = E_cs(m) / U + Delta(s)
+    bound(m, s) = E_cs(m) / U + Delta(s)
 
-of every candidate ``(m*(s), s)`` and picks the smallest. ``Delta(s)`` is the
-quantizer's exact worst-case row error over the fitted data range (no estimate);
+(``Delta(s)`` the quantizer's exact worst-case row error over the fitted data range)
+and ranks the candidates by the *predicted* error
+
+    e(m, s) = sqrt( (E_cs(m) / U)^2 * V_s / V + beta(s)^2 )
+
+which models what a model trained on the coreset sees. Models average many coreset
+rows (a centre is the mean of its cluster's rows, a linear model fits class moments),
+so the rounding error of a row behaves like extra spread of the rows rather than a
+worst-case displacement: it inflates every averaging error by ``sqrt(V_s / V)``, the
+ratio of the rows' mean squared distance to ``k`` bicriteria centres after and before
+quantization at ``s`` bits; only its systematic part ``beta(s)``, the shift of the
+clusters' means (mass-weighted like ``E_cs`` and corrected for its sampling noise),
+does not average out and stays even when every row is sent. ``V_s``, ``V`` and
+``beta(s)`` are measured by quantizing a row sample at every ``s``. The worst case
+``Delta(s)`` over-weights quantization: it would always trade rows for bits, while a
+few bits per value and more rows are usually better (``benchmarks/reduction.py``
+measures the gap to the best pair).
+
 ``E_cs(m)`` comes from a *proxy* chosen by name (:data:`PROXIES`):
 
 ``exact``
@@ -59,6 +76,9 @@ __all__ = [
     "plan",
     "plan_weight_encoding",
     "max_coreset_size",
+    "quantization_effect",
+    "ErrorCurve",
+    "error_curve",
 ]
 
 PROXIES: Registry[type[Proxy]] = Registry("proxy")
@@ -316,6 +336,73 @@ def register_proxy(name: str, cls: type[Proxy], *, replace: bool = False) -> Non
     PROXIES.register(name, cls, replace=replace)
 
 
+def quantization_effect(X, u, quantizer: Quantizer, bits, *, n_clusters: int = 10, rng=None,
+                        sample_size: int = 1000) -> list[tuple[float, float]]:
+    """Spread ratio ``V_s / V`` and systematic shift ``beta(s)`` of quantizing at each depth.
+
+    On a uniform sample of the positive-weight rows (at most ``sample_size``), with ``k =
+    n_clusters`` weighted k-means++ centres ``c(p)`` of the sample: ``V`` is the weighted
+    mean of ``||p - c(p)||^2`` and ``V_s`` that of ``||Q_s(p) - c(p)||^2``; ``beta(s)^2 =
+    sum_c (U_c / U)^2 ||mean_c(Q_s(p) - p)||^2`` over the clusters ``c`` (mass ``U_c``),
+    each squared shift reduced by its own sampling variance (and kept non-negative) so that
+    noise on the sample is not mistaken for a systematic shift.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        The data the quantizer was fitted on.
+    u : ndarray of shape (n,)
+        Row weights.
+    quantizer : Quantizer
+        Fitted quantizer; it is re-priced at each depth with :meth:`Quantizer.with_bits`.
+    bits : sequence of int
+        Bit depths (ignored by quantizers without a bit parameter).
+    n_clusters : int
+        Centres of the spread.
+    rng : numpy.random.Generator or None
+    sample_size : int
+
+    Returns
+    -------
+    list of (float, float)
+        ``(V_s / V, beta(s))`` per entry of ``bits``; ``(1, 0)`` when ``V == 0``.
+    """
+    rng = np.random.default_rng(rng)
+    pos = np.flatnonzero(u > 0)
+    if pos.size > sample_size:
+        pos = np.sort(rng.choice(pos, size=sample_size, replace=False))
+    Xs = np.asarray(X[pos], dtype=np.float64)
+    us = np.asarray(u[pos], dtype=np.float64)
+    k = max(1, min(n_clusters, Xs.shape[0]))
+    idx, _, assign = kmeans_plusplus_seeding(Xs, k, us, rng)[:3]
+    C = Xs[idx]
+    k = C.shape[0]
+    U = float(us.sum())
+    D = Xs - C[assign]
+    V = float(us @ np.einsum("ij,ij->i", D, D)) / U
+    out = []
+    for s in bits:
+        q = quantizer.with_bits(int(s)) if quantizer.uses_bits else quantizer
+        E = q.transform(Xs) - Xs
+        if V <= 0.0:
+            out.append((1.0, 0.0))
+            continue
+        Vs = float(us @ np.einsum("ij,ij->i", D + E, D + E)) / U
+        beta2 = 0.0
+        for c in range(k):
+            inc = assign == c
+            wc = us[inc]
+            Uc = float(wc.sum())
+            if Uc <= 0.0:
+                continue
+            mc = wc @ E[inc] / Uc
+            R = E[inc] - mc
+            noise = float((wc * wc) @ np.einsum("ij,ij->i", R, R)) / Uc**2
+            beta2 += (Uc / U) ** 2 * max(float(mc @ mc) - noise, 0.0)
+        out.append((Vs / V, float(np.sqrt(beta2))))
+    return out
+
+
 def _proxy_name(proxy: str, method: str) -> str:
     if proxy != "auto":
         PROXIES.get(proxy)
@@ -328,7 +415,27 @@ def _proxy_name(proxy: str, method: str) -> str:
 
 @dataclass
 class PlanRow:
-    """One candidate of a plan: a bit depth and the largest size that fits."""
+    """One candidate of a plan: a bit depth and the largest size that fits.
+
+    Attributes
+    ----------
+    bits, size, payload_bits : int
+        Bit depth, the largest size that fits and its exact payload.
+    cs_error : float
+        The proxy's ``E_cs(size) / U``.
+    quantization_error : float
+        ``Delta(bits)``, the worst-case row error of the quantizer.
+    error_bound : float
+        ``cs_error + quantization_error``.
+    spread_ratio : float
+        ``V_s / V``: how much quantization inflates the rows' spread.
+    quantization_bias : float
+        ``beta(bits)``: systematic shift of the cluster means.
+    predicted_error : float
+        ``sqrt(cs_error^2 * spread_ratio + quantization_bias^2)``, what the planner
+        minimises (``inf`` when the row does not fit).
+    feasible, chosen : bool
+    """
 
     bits: int
     size: int
@@ -338,6 +445,9 @@ class PlanRow:
     predicted_error: float
     feasible: bool
     chosen: bool = False
+    error_bound: float = float("nan")
+    spread_ratio: float = 1.0
+    quantization_bias: float = 0.0
 
     def as_dict(self) -> dict:
         """The row as a JSON-ready dict."""
@@ -447,11 +557,16 @@ def _plan(
         # the exact proxy builds one coreset per distinct size only
         uniq, inv = np.unique(sizes, return_inverse=True)
         errs = prox.error(uniq)[inv]
+        effects = quantization_effect(X, u, quantizer, [r.bits for r in feasible_rows],
+                                      n_clusters=n_clusters, rng=rng)
     else:
         errs = [float("nan")]
-    for r, e in zip(feasible_rows, errs, strict=True):
+        effects = [(1.0, 0.0)]
+    for r, e, (ratio, bias) in zip(feasible_rows, errs, effects, strict=True):
         r.cs_error = float(e)
-        r.predicted_error = float(e) + r.quantization_error
+        r.error_bound = float(e) + r.quantization_error
+        r.spread_ratio, r.quantization_bias = float(ratio), float(bias)
+        r.predicted_error = float(np.sqrt(e * e * ratio + bias * bias))
     for r in rows:
         if not r.feasible:
             r.predicted_error = float("inf")
@@ -522,3 +637,121 @@ def plan(
     rng = np.random.default_rng(rs.randint(2**31 - 1))
     return _plan(X, u, classes=classes, budget_bits=budget_bits, quantizer=q, method=method,
                  bits_options=options, proxy=proxy, n_clusters=n_clusters, rng=rng)
+
+
+@dataclass
+class ErrorCurve:
+    """The planner's predicted error as a function of the budget, for one dataset.
+
+    Attributes
+    ----------
+    budgets : ndarray of int64
+        Budgets in bits (sorted, as given).
+    errors : ndarray of float64
+        Predicted per-unit-weight error of the planner's choice at each budget
+        (``inf`` where not even the smallest payload fits).
+    bits, sizes : ndarray of int64
+        The chosen bit depth and size at each budget (0 where nothing fits).
+    minimum_bits : int
+        The smallest payload (header plus one row, or one row per class).
+    mass : float
+        Total weight ``U`` of the data (the allocation multiplies errors by it).
+    """
+
+    budgets: np.ndarray
+    errors: np.ndarray
+    bits: np.ndarray
+    sizes: np.ndarray
+    minimum_bits: int
+    mass: float
+
+
+def error_curve(
+    X,
+    budgets,
+    *,
+    y=None,
+    sample_weight=None,
+    method: str = "sensitivity",
+    quantizer: str = "fixed",
+    bits="auto",
+    proxy: str = "auto",
+    n_clusters: int = 10,
+    random_state=None,
+) -> ErrorCurve:
+    """Predicted error of the planner's choice at many budgets, fitting the proxy once.
+
+    This is the local error-vs-budget curve a part of the data (a class, an MPI rank)
+    reports so that a global budget can be split between parts
+    (:func:`qcoreset.convex.allocate_budget`). Every point equals ``plan(X, b,
+    ...).chosen.predicted_error`` for the same proxy fit.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    budgets : sequence of int
+        Budgets in bits.
+    y, sample_weight, method, quantizer, bits, proxy, n_clusters, random_state
+        As in :func:`plan`.
+
+    Returns
+    -------
+    ErrorCurve
+    """
+    X = check_data(X)
+    n, d = X.shape
+    u = check_sample_weight(sample_weight, n)
+    labels = None if y is None else check_labels(y, n)
+    budgets = np.asarray(budgets, dtype=np.int64).ravel()
+    if budgets.size == 0 or (budgets < 0).any():
+        raise InputError("budgets must be a non-empty sequence of non-negative bit counts")
+    CONSTRUCTORS.get(method)
+    cls = QUANTIZERS.get(quantizer)
+    if isinstance(bits, str):
+        if bits != "auto":
+            raise InputError(f"bits must be 'auto' or an integer, got {bits!r}")
+        options = candidate_bits(quantizer)
+    else:
+        options = (bits,)
+    q0 = get_quantizer(quantizer, options[0] if cls.uses_bits else None).fit(X)
+    classes = None if labels is None else np.unique(labels[u > 0])
+    rs = check_random_state(random_state)
+    rng = np.random.default_rng(rs.randint(2**31 - 1))
+    n_pos = int((u > 0).sum())
+    n_groups = 1 if classes is None else len(classes)
+    wenc, wbits = plan_weight_encoding(method, u)
+    depth = []  # (label bits, header bytes, row bits) per candidate depth
+    for s in options:
+        q = q0.with_bits(s) if q0.uses_bits else q0
+        header = payload_nbytes(d=d, m=0, quantizer=q, weight_encoding=wenc, weight_bits=wbits,
+                                classes=classes, method=method)
+        depth.append((int(q.bits_per_value_ if not q.uses_bits else s), header,
+                      q.value_bits_per_row_ + wbits))
+    minimum = min(8 * (h + (n_groups * rb + 7) // 8) for _, h, rb in depth)
+    sizes = np.array([[min(max_coreset_size(int(b), header_bytes=h, row_bits=rb), n_pos)
+                       for _, h, rb in depth] for b in budgets], dtype=np.int64)
+    name = _proxy_name(proxy, method)
+    prox = PROXIES.get(name)().fit(X, u, method=method, n_clusters=n_clusters, rng=rng)
+    effects = quantization_effect(X, u, q0, [s for s, _, _ in depth], n_clusters=n_clusters,
+                                  rng=rng)
+    ok = sizes >= n_groups
+    uniq, inv = np.unique(np.where(ok, sizes, n_groups), return_inverse=True)
+    cs = prox.error(uniq)[inv].reshape(sizes.shape)
+    ratio = np.array([r for r, _ in effects])
+    bias = np.array([b for _, b in effects])
+    pred = np.where(ok, np.sqrt(cs * cs * ratio + bias * bias), np.inf)
+    best = np.zeros(len(budgets), dtype=np.int64)
+    for i in range(len(budgets)):  # the same tie-break as the planner
+        keys = [(pred[i, j], -sizes[i, j], depth[j][0]) for j in range(len(depth))]
+        best[i] = min(range(len(depth)), key=keys.__getitem__)
+    rows = np.arange(len(budgets))
+    err = pred[rows, best]
+    fits = np.isfinite(err)
+    return ErrorCurve(
+        budgets=budgets,
+        errors=err,
+        bits=np.where(fits, np.array([depth[j][0] for j in best]), 0),
+        sizes=np.where(fits, sizes[rows, best], 0),
+        minimum_bits=int(minimum),
+        mass=float(u.sum()),
+    )

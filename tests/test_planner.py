@@ -9,9 +9,11 @@ from qcoreset.planner import (
     PROXIES,
     _plan,
     candidate_bits,
+    error_curve,
     max_coreset_size,
     plan,
     plan_weight_encoding,
+    quantization_effect,
 )
 
 from .conftest import hard_blobs
@@ -29,6 +31,8 @@ def test_plan_equals_brute_force(rng, proxy, quantizer):
     prox = PROXIES.get(p.proxy)().fit(
         X, u, method="sensitivity", n_clusters=10,
         rng=np.random.default_rng(np.random.RandomState(3).randint(2**31 - 1)))
+    # the quantization terms depend on the bit depth only: take them from the plan's rows
+    effect = {r.bits: (r.spread_ratio, r.quantization_bias) for r in p.rows if r.feasible}
     best = (np.inf, None)
     wenc, wbits = plan_weight_encoding("sensitivity", u)
     for s in candidate_bits(quantizer):
@@ -38,11 +42,48 @@ def test_plan_equals_brute_force(rng, proxy, quantizer):
                                   weight_bits=wbits, method="sensitivity")
             if 8 * size > budget:
                 break
-            e = float(prox.error([m])[0]) + q.error_bound_
+            ratio, bias = effect[q.bits_per_value_ if not q.uses_bits else s]
+            e = np.sqrt(float(prox.error([m])[0]) ** 2 * ratio + bias**2)
             if e < best[0] - 1e-12:
                 best = (e, (s, m))
     assert p.chosen.predicted_error == pytest.approx(best[0], rel=1e-12)
     assert p.chosen.bits == best[1][0]
+    for r in p.rows:
+        if r.feasible:
+            assert r.error_bound == pytest.approx(r.cs_error + r.quantization_error)
+
+
+def test_quantization_effect_vanishes_on_the_grid_and_shrinks_with_bits(rng):
+    # integer data 0..15 with every value present: the 4-bit grid holds it exactly
+    X = rng.integers(0, 16, size=(800, 5)).astype(float)
+    X[:16, :] = np.arange(16)[:, None]
+    X[:, 4] = 7.0  # a constant column costs nothing and is exact
+    u = np.ones(len(X))
+    q = get_quantizer("fixed", 4).fit(X)
+    (ratio, bias), = quantization_effect(X, u, q, [4], rng=0)
+    assert ratio == pytest.approx(1.0, abs=1e-12) and bias == 0.0
+    # on continuous data with a far outlier the spread added by rounding falls with the bits
+    Y, _ = hard_blobs(rng, n=1200, d=6)
+    qy = get_quantizer("fixed", 1).fit(Y)
+    eff = quantization_effect(Y, np.ones(len(Y)), qy, [1, 2, 4, 8, 12, 16], rng=1)
+    excess = np.array([abs(r - 1.0) for r, _ in eff])
+    bias = np.array([b for _, b in eff])
+    assert excess[-1] < 1e-3 and (np.diff(excess) < 0).all()
+    assert (np.diff(bias) <= 0).all()
+    # float32 values sent as float32 change nothing
+    Y32 = Y.astype(np.float32)
+    qn = get_quantizer("none").fit(Y32)
+    assert quantization_effect(Y32, np.ones(len(Y)), qn, [32], rng=2) == [(1.0, 0.0)]
+
+
+def test_planner_prefers_few_bits_when_rounding_averages_out(rng):
+    # many rows of smooth data: a few bits per value and many rows predict less error
+    # than the worst-case bound's choice of many bits and few rows
+    X, _ = hard_blobs(rng, n=4000, d=8)
+    p = plan(X, "2%", random_state=0)
+    by_bound = min((r for r in p.rows if r.feasible), key=lambda r: r.error_bound)
+    assert p.chosen.bits <= by_bound.bits
+    assert p.chosen.size >= by_bound.size
 
 
 def test_chosen_payload_fits_and_is_the_largest(rng):
@@ -103,3 +144,23 @@ def test_budget_below_everything(rng):
 def test_max_coreset_size_edge():
     assert max_coreset_size(80, header_bytes=10, row_bits=8) == 0
     assert max_coreset_size(79, header_bytes=10, row_bits=8) == -1
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+def test_error_curve_matches_plan_at_every_budget(rng, labelled):
+    X, y = hard_blobs(rng, n=900, d=5)
+    y = y if labelled else None
+    budgets = [1_500, 4_000, 12_000, 60_000, 400_000]
+    c = error_curve(X, budgets, y=y, random_state=7)
+    assert c.mass == pytest.approx(len(X))
+    for b, e, s, m in zip(budgets, c.errors, c.bits, c.sizes, strict=True):
+        if b < c.minimum_bits:
+            assert np.isinf(e) and m == 0
+            with pytest.raises(BudgetError):
+                plan(X, b, y=y, random_state=7)
+            continue
+        p = plan(X, b, y=y, random_state=7)
+        assert (p.chosen.bits, p.chosen.size) == (s, m)
+        assert p.chosen.predicted_error == pytest.approx(e, rel=1e-12)
+    fin = np.isfinite(c.errors)
+    assert (np.diff(c.errors[fin]) <= 1e-12).all()  # more budget never predicts more error
