@@ -7,11 +7,14 @@ training data: ``normalized_cost`` (k-means, PCA: full-data cost ratio) or
 ``degradation`` ((full - coreset) / full test accuracy: svm, logreg, mlp). Tasks
 that need no labels are reduced without labels (labels would cost header bits).
 
-Methods: ``planner`` (sensitivity, fixed grid, bits and size chosen by the planner),
-``uniform+f32`` and ``sensitivity+f32`` (float32 values), ``uniform@planner-bits``,
-``rcc@8``. The **oracle gap** compares the planner's pick with the best of a grid of
-(size, bits) pairs that fit the budget (the largest size at each bit depth in
-``--grid-bits``), all measured on the same task.
+Methods: ``planner`` (sensitivity, fixed grid, bits and size chosen by the planner;
+with labels, rows split across classes by ``class_allocation="optimal"``),
+``planner+refine`` (the same with ``refine_weights=True``), ``planner/mass-classes``
+(labelled tasks: class sizes proportional to mass), ``uniform+f32`` and
+``sensitivity+f32`` (float32 values), ``uniform@planner-bits``, ``rcc@8``. The **oracle
+gap** compares the planner's pick with the best of a grid of (size, bits) pairs that fit
+the budget (the largest size at each bit depth in ``--grid-bits``), all measured on the
+same task.
 
 Usage::
 
@@ -101,16 +104,21 @@ def load(name):
 # ----------------------------------------------------------------------------- methods
 
 
-def reducers(budget, seed, planner_bits):
+def reducers(budget, seed, planner_bits, labelled=False):
     """The methods compared at one budget (planner_bits: the planner's pick, or None)."""
     out = {
         "planner": QuantizedCoreset(budget=budget, random_state=seed),
+        "planner+refine": QuantizedCoreset(budget=budget, refine_weights=True,
+                                           random_state=seed),
         "uniform+f32": QuantizedCoreset(budget=budget, method="uniform", quantizer="none",
                                         random_state=seed),
         "sensitivity+f32": QuantizedCoreset(budget=budget, quantizer="none", random_state=seed),
         "rcc@8": QuantizedCoreset(budget=budget, method="rcc", bits=8, random_state=seed,
                                   method_params={"max_iter": 10}),
     }
+    if labelled:
+        out["planner/mass-classes"] = QuantizedCoreset(budget=budget, class_allocation="mass",
+                                                       random_state=seed)
     if planner_bits is not None:
         out["uniform@planner-bits"] = QuantizedCoreset(
             budget=budget, method="uniform", bits=planner_bits, random_state=seed)
@@ -154,7 +162,7 @@ def run(args):
                     except BudgetError as exc:
                         print(f"  {budget}: {exc}")
                         continue
-                    for mname, qc in reducers(budget, seed, planner.bits_).items():
+                    for mname, qc in reducers(budget, seed, planner.bits_, labelled).items():
                         if mname == "rcc@8" and planner.size_ > args.skip_rcc_above:
                             continue
                         cand[mname] = qc

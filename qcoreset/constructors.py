@@ -670,6 +670,24 @@ def _allocate_by_class(size: int, masses: np.ndarray, caps: np.ndarray | None = 
         active[idx[over]] = False
 
 
+def _check_class_sizes(class_sizes, classes: np.ndarray, caps: np.ndarray, size: int):
+    """Validate explicit per-class sizes; returns them aligned with ``classes``."""
+    missing = [c for c in classes.tolist() if c not in class_sizes]
+    if missing:
+        raise InputError(f"class_sizes has no entry for class {missing[0]!r}")
+    extra = set(class_sizes) - set(classes.tolist())
+    if extra:
+        raise InputError(
+            f"class_sizes names class {sorted(extra, key=str)[0]!r}, which has no row with "
+            "positive weight")
+    alloc = np.empty(classes.shape[0], dtype=np.int64)
+    for j, c in enumerate(classes.tolist()):
+        alloc[j] = check_int(class_sizes[c], f"class_sizes[{c!r}]", 1, int(caps[j]))
+    if alloc.sum() > size:
+        raise InputError(f"class_sizes sum to {int(alloc.sum())}, more than size={size}")
+    return alloc
+
+
 def _identity(X: np.ndarray, rows: np.ndarray, u: np.ndarray) -> Coreset:
     return Coreset(
         points=_points(X, rows),
@@ -756,6 +774,7 @@ def build_coreset(
     y: Any = None,
     sample_weight: Any = None,
     random_state: Any = None,
+    class_sizes: Any = None,
     **params: Any,
 ) -> Coreset:
     """Build a weighted coreset of at most ``size`` points.
@@ -779,6 +798,11 @@ def build_coreset(
         Non-negative row weights ``u`` (default 1). Rows with weight 0 are never selected.
     random_state : int, RandomState, Generator or None
         Seed for reproducible results.
+    class_sizes : mapping or None
+        With ``y``: rows per class (``{label: rows}``, e.g. from
+        :func:`qcoreset.planner.class_sizes`) instead of sizes proportional to mass. Every
+        class with positive weight needs an entry of at least 1 (at most its rows), and the
+        entries sum to at most ``size``.
     **params
         Parameters of the constructor (e.g. ``n_clusters`` for ``"sensitivity"``).
 
@@ -811,6 +835,8 @@ def build_coreset(
     u = check_sample_weight(sample_weight, n)
     rng = _as_generator(random_state)
     if y is None:
+        if class_sizes is not None:
+            raise InputError("class_sizes needs class labels y")
         return _build_rows(constructor, X, None, size, u, rng)
 
     labels = check_labels(y, n)
@@ -826,7 +852,10 @@ def build_coreset(
             f"({present.shape[0]}); a class-aware coreset needs at least one point per "
             f"class: use size >= {present.shape[0]} or pass y=None"
         )
-    alloc = _allocate_by_class(size, mass[present], caps=n_pos[present])
+    if class_sizes is None:
+        alloc = _allocate_by_class(size, mass[present], caps=n_pos[present])
+    else:
+        alloc = _check_class_sizes(class_sizes, classes[present], n_pos[present], size)
     order = pos[np.argsort(inverse[pos], kind="stable")]
     bounds = np.concatenate([[0], np.cumsum(n_pos[present])])
     children = rng.spawn(present.shape[0])

@@ -17,7 +17,7 @@ from ._validation import check_data, check_int, check_labels, check_sample_weigh
 from .budget import parse_budget, raw_bits
 from .constructors import CONSTRUCTORS, build_coreset
 from .payload import decode_payload, encode_payload
-from .planner import _plan, candidate_bits
+from .planner import _plan, candidate_bits, class_sizes
 from .quantizers import QUANTIZERS, get_quantizer
 
 __all__ = ["QuantizedCoreset", "CoresetEstimator"]
@@ -54,6 +54,17 @@ class QuantizedCoreset(BaseEstimator):
         Clusters of the bicriteria solution, for constructors that take it.
     method_params : dict or None, default=None
         Further constructor parameters (e.g. ``{"max_iter": 50}`` for ``rcc``).
+    class_allocation : {"optimal", "mass"}, default="optimal"
+        With labels: how the coreset's rows are split across classes. ``"optimal"``
+        minimises the total predicted error (:func:`qcoreset.planner.class_sizes`: classes
+        whose rows are spread out get more rows); ``"mass"`` gives each class rows in
+        proportion to its weight.
+    refine_weights : bool, default=False
+        Re-fit the weights of the quantized coreset rows to the full data with
+        :func:`qcoreset.convex.refine_weights` (a non-negative QP matching the mass and
+        first moment of every cell of ``n_clusters`` k-means++ centres, per class) before
+        encoding. Needs a constructor with real-valued weights (``sensitivity``,
+        ``lightweight``). Off by default: ``benchmarks/reduction.py`` measures it.
     random_state : int, RandomState instance or None, default=None
         Seeds every random choice (sampling, k-means++, stochastic rounding).
 
@@ -123,6 +134,8 @@ class QuantizedCoreset(BaseEstimator):
         proxy="auto",
         n_clusters=10,
         method_params=None,
+        class_allocation="optimal",
+        refine_weights=False,
         random_state=None,
     ):
         self.budget = budget
@@ -133,6 +146,8 @@ class QuantizedCoreset(BaseEstimator):
         self.proxy = proxy
         self.n_clusters = n_clusters
         self.method_params = method_params
+        self.class_allocation = class_allocation
+        self.refine_weights = refine_weights
         self.random_state = random_state
 
     # -------------------------------------------------------------------------
@@ -181,6 +196,16 @@ class QuantizedCoreset(BaseEstimator):
         budget_bits = parse_budget(self.budget, n, d)
         quantizer_cls = QUANTIZERS.get(self.quantizer)
         method_params = self._method_params()
+        if self.class_allocation not in ("optimal", "mass"):
+            raise InputError(
+                f"class_allocation must be 'optimal' or 'mass', got {self.class_allocation!r}")
+        if not isinstance(self.refine_weights, (bool, np.bool_)):
+            raise InputError(f"refine_weights must be True or False, got {self.refine_weights!r}")
+        if self.refine_weights and CONSTRUCTORS.get(self.method).weight_kind != "real":
+            raise InputError(
+                f"refine_weights needs real-valued weights, but {self.method!r} sends "
+                f"{CONSTRUCTORS.get(self.method).weight_kind} weights; use method="
+                "'sensitivity' or 'lightweight'")
         n_pos = int((u > 0).sum())
         n_groups = 1 if labels is None else len(np.unique(labels[u > 0]))
         auto_size = isinstance(self.size, str) and self.size == "auto"
@@ -218,10 +243,18 @@ class QuantizedCoreset(BaseEstimator):
         m = chosen.size
 
         t_build = time.perf_counter()
+        sizes = None
+        if labels is not None and self.class_allocation == "optimal":
+            sizes = class_sizes(X, labels, m, sample_weight=u, method=self.method,
+                                proxy=self.proxy, random_state=np.random.default_rng(build_seed))
         coreset = build_coreset(
             X, m, method=self.method, y=labels, sample_weight=u,
-            random_state=build_seed, **method_params,
+            random_state=build_seed, class_sizes=sizes, **method_params,
         )
+        if self.refine_weights and coreset.error_kind != "exact":
+            coreset.weights = _refined_weights(coreset, quant, X, u, labels,
+                                               method_params.get("n_clusters", 10),
+                                               np.random.default_rng(build_seed))
         t_encode = time.perf_counter()
         total = float(u.sum())
         cs_error = coreset.cs_error / total
@@ -300,6 +333,37 @@ class QuantizedCoreset(BaseEstimator):
         self.error_bound_ = h["error_bound"]
         self.reduction_ = 1.0 - self.payload_bits_ / raw_bits(h["n_total"], h["n_features"])
         return self
+
+
+def _refined_weights(coreset, quant, X, u, labels, n_clusters: int, rng) -> np.ndarray:
+    """Weights of the quantized coreset rows re-fitted to the data's cell masses and moments.
+
+    Cells (per class when there are labels): the nearest of up to ``n_clusters`` weighted
+    k-means++ seeds drawn among the class's coreset rows, so every cell holds at least one
+    coreset row and no data mass is left without a row to carry it. One pass over the
+    data per class.
+    """
+    from ._kmeans import kmeans_plusplus_seeding, min_sq_distances
+    from .convex import refine_weights
+
+    points = quant.transform(coreset.points)
+    cell_X = np.full(X.shape[0], -1, dtype=np.int64)
+    cell_P = np.empty(points.shape[0], dtype=np.int64)
+    if labels is None:
+        groups = [(np.arange(X.shape[0]), np.arange(points.shape[0]))]
+    else:
+        groups = [(np.flatnonzero(labels == c), np.flatnonzero(coreset.labels == c))
+                  for c in np.unique(coreset.labels)]
+    offset = 0
+    for rows, pts in groups:  # one step per class
+        k = max(1, min(n_clusters, int((coreset.weights[pts] > 0).sum())))
+        seeds = pts[kmeans_plusplus_seeding(points[pts], k, coreset.weights[pts], rng)[0]]
+        C = points[seeds]
+        cell_P[pts] = offset + min_sq_distances(points[pts], C)[1]
+        cell_X[rows] = offset + min_sq_distances(X[rows], C)[1]
+        offset += C.shape[0]
+    keep = cell_X >= 0  # rows of a class without coreset rows (zero weight) stay out
+    return refine_weights(points, coreset.weights, X[keep], u[keep], cell_X[keep], cell_P)
 
 
 def _estimator_has(attr):

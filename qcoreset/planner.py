@@ -79,6 +79,7 @@ __all__ = [
     "quantization_effect",
     "ErrorCurve",
     "error_curve",
+    "class_sizes",
 ]
 
 PROXIES: Registry[type[Proxy]] = Registry("proxy")
@@ -340,10 +341,12 @@ def quantization_effect(X, u, quantizer: Quantizer, bits, *, n_clusters: int = 1
                         sample_size: int = 1000) -> list[tuple[float, float]]:
     """Spread ratio ``V_s / V`` and systematic shift ``beta(s)`` of quantizing at each depth.
 
-    On a uniform sample of the positive-weight rows (at most ``sample_size``), with ``k =
-    n_clusters`` weighted k-means++ centres ``c(p)`` of the sample: ``V`` is the weighted
-    mean of ``||p - c(p)||^2`` and ``V_s`` that of ``||Q_s(p) - c(p)||^2``; ``beta(s)^2 =
-    sum_c (U_c / U)^2 ||mean_c(Q_s(p) - p)||^2`` over the clusters ``c`` (mass ``U_c``),
+    On a uniform sample of the positive-weight rows (at most ``sample_size``), grouped into
+    ``k = n_clusters`` clusters by a weighted k-means++ seeding (in a 64-dimensional random
+    projection for wider data) with ``c(p)`` the weighted mean of ``p``'s cluster: ``V`` is
+    the weighted mean of ``||p - c(p)||^2`` and ``V_s`` that of ``||Q_s(p) - c(p)||^2``;
+    ``beta(s)^2 = sum_c (U_c / U)^2 ||mean_c(Q_s(p) - p)||^2`` over the clusters ``c``
+    (mass ``U_c``),
     each squared shift reduced by its own sampling variance (and kept non-negative) so that
     noise on the sample is not mistaken for a systematic shift.
 
@@ -374,31 +377,40 @@ def quantization_effect(X, u, quantizer: Quantizer, bits, *, n_clusters: int = 1
     Xs = np.asarray(X[pos], dtype=np.float64)
     us = np.asarray(u[pos], dtype=np.float64)
     k = max(1, min(n_clusters, Xs.shape[0]))
-    idx, _, assign = kmeans_plusplus_seeding(Xs, k, us, rng)[:3]
-    C = Xs[idx]
-    k = C.shape[0]
+    # clusters from a seeding in a random projection (distances kept up to a small factor);
+    # each row's centre is its cluster's weighted mean in the original space
+    P = Xs
+    if Xs.shape[1] > 64:
+        P = Xs @ (rng.standard_normal((Xs.shape[1], 64)) / 8.0)
+    assign = kmeans_plusplus_seeding(P, k, us, rng)[2]
+    k = int(assign.max()) + 1
     U = float(us.sum())
+    mass = np.bincount(assign, weights=us, minlength=k)
+    onehot = np.zeros((k, Xs.shape[0]))
+    onehot[assign, np.arange(Xs.shape[0])] = us
+    C = (onehot @ Xs) / np.maximum(mass, 1e-300)[:, None]
     D = Xs - C[assign]
     V = float(us @ np.einsum("ij,ij->i", D, D)) / U
+    w2 = np.bincount(assign, weights=us * us, minlength=k)
     out = []
-    for s in bits:
-        q = quantizer.with_bits(int(s)) if quantizer.uses_bits else quantizer
-        E = q.transform(Xs) - Xs
+    for s in bits:  # one quantize-dequantize of the sample per depth
         if V <= 0.0:
             out.append((1.0, 0.0))
             continue
-        Vs = float(us @ np.einsum("ij,ij->i", D + E, D + E)) / U
-        beta2 = 0.0
-        for c in range(k):
-            inc = assign == c
-            wc = us[inc]
-            Uc = float(wc.sum())
-            if Uc <= 0.0:
-                continue
-            mc = wc @ E[inc] / Uc
-            R = E[inc] - mc
-            noise = float((wc * wc) @ np.einsum("ij,ij->i", R, R)) / Uc**2
-            beta2 += (Uc / U) ** 2 * max(float(mc @ mc) - noise, 0.0)
+        q = quantizer.with_bits(int(s)) if quantizer.uses_bits else quantizer
+        E = q._values(q._codes(Xs, q._rng())) - Xs
+        DE = D + E
+        Vs = float(us @ np.einsum("ij,ij->i", DE, DE)) / U
+        # per-cluster mean shift and its sampling variance, sum_p u_p^2 ||e_p - mean||^2
+        S = onehot @ E
+        M = S / np.maximum(mass, 1e-300)[:, None]
+        e2 = np.bincount(assign, weights=us * us * np.einsum("ij,ij->i", E, E), minlength=k)
+        spread = e2 - 2.0 * np.einsum("cj,cj->c", M, (onehot * us) @ E) + w2 * np.einsum(
+            "cj,cj->c", M, M)
+        ok = mass > 0
+        noise = np.where(ok, spread / np.maximum(mass, 1e-300) ** 2, 0.0)
+        shift2 = np.maximum(np.einsum("cj,cj->c", M, M) - noise, 0.0)
+        beta2 = float(np.sum(np.where(ok, (mass / U) ** 2 * shift2, 0.0)))
         out.append((Vs / V, float(np.sqrt(beta2))))
     return out
 
@@ -755,3 +767,100 @@ def error_curve(
         minimum_bits=int(minimum),
         mass=float(u.sum()),
     )
+
+
+def class_sizes(
+    X,
+    labels,
+    size: int,
+    *,
+    sample_weight=None,
+    method: str = "sensitivity",
+    proxy: str = "auto",
+    n_clusters: int = 10,
+    random_state=None,
+    curve_points: int = 24,
+) -> dict:
+    """Split ``size`` coreset rows across classes to minimise the total predicted error.
+
+    Each class ``c`` (mass ``U_c``, ``n_c`` positive-weight rows) gets its own proxy curve
+    ``E_c(m) / U_c``: the planner's proxy fitted on that class's rows with the class mean
+    as the one centre (the spread of a class around its mean is what its moments, and a
+    classifier, see; with many centres a class smaller than their number would look
+    exact), evaluated at ``curve_points`` geometrically spaced sizes; its greatest convex
+    minorant is the curve. The sizes solve
+
+        minimise sum_c U_c * E_c(m_c) / U_c   s.t.  sum_c m_c <= size,  1 <= m_c <= n_c
+
+    with :func:`qcoreset.convex.allocate_budget` (LP + greedy integer repair). Compared
+    with sizes proportional to mass, classes whose rows are spread out (large ``E_c``)
+    get more rows and tight classes fewer -- the classical optimal (Neyman) allocation
+    when ``E_c(m) ~ sigma_c / sqrt(m)``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    labels : array-like of shape (n_samples,)
+    size : int
+        Total rows, at least the number of classes with positive weight.
+    sample_weight : array-like or None
+    method, proxy : as in :func:`plan`
+    n_clusters : int
+        Unused (each class's proxy has one centre); kept for a uniform signature.
+    random_state : int, RandomState, Generator or None
+    curve_points : int
+        Proxy evaluations per class.
+
+    Returns
+    -------
+    dict
+        ``{class label: rows}`` for every class with positive weight; the values sum to
+        ``min(size, sum n_c)``.
+    """
+    from .convex import allocate_budget
+
+    X = check_data(X)
+    n = X.shape[0]
+    u = check_sample_weight(sample_weight, n)
+    labels = check_labels(labels, n)
+    rng = random_state if isinstance(random_state, np.random.Generator) else \
+        np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
+    classes, inverse = np.unique(labels[u > 0], return_inverse=True)
+    pos = np.flatnonzero(u > 0)
+    caps = np.bincount(inverse, minlength=len(classes)).astype(np.int64)
+    if size < len(classes):
+        raise InputError(f"size={size} is smaller than the number of classes ({len(classes)})")
+    if size >= caps.sum():
+        return {c: int(k) for c, k in zip(classes.tolist(), caps, strict=True)}
+    name = _proxy_name(proxy, method)
+    curves, masses = [], []
+    for j in range(len(classes)):  # one proxy per class
+        rows = pos[inverse == j]
+        uc = u[rows]
+        masses.append(float(uc.sum()))
+        if caps[j] == 1:
+            curves.append((np.array([1.0]), np.array([0.0])))
+            continue
+        prox = PROXIES.get(name)().fit(X[rows], uc, method=method, n_clusters=1, rng=rng)
+        grid = np.unique(np.round(np.geomspace(1, caps[j], curve_points)).astype(np.int64))
+        curves.append(_convex_minorant(grid.astype(np.float64), prox.error(grid)))
+    alloc = allocate_budget(curves, np.array(masses), int(size), np.ones(len(classes), int),
+                            caps)
+    return {c: int(k) for c, k in zip(classes.tolist(), alloc, strict=True)}
+
+
+def _convex_minorant(x: np.ndarray, y: np.ndarray):
+    """Greatest convex non-increasing minorant of points, as a PiecewiseLinear (no solver)."""
+    from .convex import PiecewiseLinear
+
+    y = np.minimum.accumulate(y)  # a non-increasing envelope first
+    hull: list[int] = []
+    for i in range(len(x)):  # lower hull, monotone chain
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            if (y[b] - y[a]) * (x[i] - x[a]) >= (y[i] - y[a]) * (x[b] - x[a]):
+                hull.pop()
+            else:
+                break
+        hull.append(i)
+    return PiecewiseLinear(x[hull], y[hull])

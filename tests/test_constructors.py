@@ -546,3 +546,21 @@ def test_generator_random_state_is_accepted(data):
     a = build_coreset(X, 20, random_state=np.random.default_rng(5))
     b = build_coreset(X, 20, random_state=np.random.default_rng(5))
     np.testing.assert_array_equal(a.indices, b.indices)
+
+
+def test_explicit_class_sizes_are_followed_and_checked():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 3))
+    y = np.repeat(["a", "b", "c"], [700, 290, 10])
+    want = {"a": 20, "b": 25, "c": 10}
+    cs = build_coreset(X, 60, y=y, class_sizes=want, random_state=0)
+    for c, k in want.items():
+        assert np.sum(cs.labels == c) == k
+    for bad, match in [({"a": 20, "b": 25}, "no entry for class 'c'"),
+                       ({"a": 20, "b": 25, "c": 11}, r"class_sizes\['c'\]"),
+                       ({"a": 40, "b": 25, "c": 5}, "more than size=60"),
+                       ({"a": 20, "b": 25, "c": 5, "z": 1}, "'z'")]:
+        with pytest.raises(InputError, match=match):
+            build_coreset(X, 60, y=y, class_sizes=bad, random_state=0)
+    with pytest.raises(InputError, match="needs class labels"):
+        build_coreset(X, 60, class_sizes=want)

@@ -183,3 +183,29 @@ def test_bad_data(X, kw, match):
 def test_from_bytes_rejects_garbage():
     with pytest.raises(PayloadError):
         QuantizedCoreset.from_bytes(b"not a payload")
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+def test_refined_weights_fit_the_budget_and_the_data(rng, labelled):
+    from .conftest import hard_blobs
+
+    X, y = hard_blobs(rng, n=3000, d=5)
+    y = y if labelled else None
+    base = QuantizedCoreset(budget="3%", random_state=0).fit(X, y)
+    ref = QuantizedCoreset(budget="3%", refine_weights=True, random_state=0).fit(X, y)
+    assert ref.payload_bits_ <= ref.budget_bits_
+    assert (ref.size_, ref.bits_) == (base.size_, base.bits_)
+    np.testing.assert_array_equal(ref.coreset_, base.coreset_)  # same rows, new weights
+    assert (ref.coreset_weights_ >= 0).all()
+    # the QP matches the total mass better than the sampling weights do
+    assert abs(ref.coreset_weights_.sum() - len(X)) <= abs(base.coreset_weights_.sum() - len(X))
+    assert QuantizedCoreset.from_bytes(ref.payload_).coreset_weights_.tolist() == \
+        ref.coreset_weights_.tolist()
+
+
+def test_refine_weights_needs_real_weights(rng):
+    X = rng.normal(size=(300, 3))
+    with pytest.raises(InputError, match="real-valued weights"):
+        QuantizedCoreset(method="uniform", refine_weights=True).fit(X)
+    with pytest.raises(InputError, match="refine_weights must be"):
+        QuantizedCoreset(refine_weights="yes").fit(X)

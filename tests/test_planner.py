@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
-from qcoreset import BudgetError, QuantizedCoreset, get_quantizer
+from qcoreset import BudgetError, InputError, QuantizedCoreset, get_quantizer
 from qcoreset.payload import payload_nbytes
 from qcoreset.planner import (
     PROXIES,
     _plan,
     candidate_bits,
+    class_sizes,
     error_curve,
     max_coreset_size,
     plan,
@@ -164,3 +165,43 @@ def test_error_curve_matches_plan_at_every_budget(rng, labelled):
         assert p.chosen.predicted_error == pytest.approx(e, rel=1e-12)
     fin = np.isfinite(c.errors)
     assert (np.diff(c.errors[fin]) <= 1e-12).all()  # more budget never predicts more error
+
+
+def test_class_sizes_follow_the_spread_of_each_class(rng):
+    # equal masses; class 1 is ten times as spread out as class 0 and gets more rows
+    X = np.vstack([rng.normal(size=(2000, 4)), 10.0 * rng.normal(size=(2000, 4)) + 50.0])
+    y = np.repeat([0, 1], 2000)
+    sizes = class_sizes(X, y, 200, random_state=0)
+    assert sum(sizes.values()) == 200 and set(sizes) == {0, 1}
+    # the optimal split of sum_c sigma_c / sqrt(m_c) is m_c ~ sigma_c^(2/3): 10^(2/3) = 4.6
+    assert 3.0 < sizes[1] / sizes[0] < 6.5
+
+
+def test_class_sizes_bounds_and_tiny_classes(rng):
+    X, y = hard_blobs(rng, n=3000, d=5)  # classes of 2700/270/25/5 rows, the last far out
+    caps = np.bincount(y)
+    for size in (4, 40, 400, 5000):
+        sizes = class_sizes(X, y, size, random_state=1)
+        alloc = np.array([sizes[c] for c in range(4)])
+        assert alloc.sum() == min(size, caps.sum())
+        assert (alloc >= 1).all() and (alloc <= caps).all()
+    # the five far outliers are worth sending whole long before the big class is
+    assert class_sizes(X, y, 100, random_state=1)[3] == caps[3]
+    with pytest.raises(InputError, match="smaller than the number of classes"):
+        class_sizes(X, y, 3)
+
+
+def test_class_allocation_mass_keeps_proportional_sizes(rng):
+    X, y = hard_blobs(rng, n=3000, d=5)
+    opt = QuantizedCoreset(budget="5%", random_state=0).fit(X, y)
+    mass = QuantizedCoreset(budget="5%", class_allocation="mass", random_state=0).fit(X, y)
+    assert opt.size_ == mass.size_
+    for qc in (opt, mass):
+        assert qc.payload_bits_ <= qc.budget_bits_
+    from qcoreset.constructors import _allocate_by_class
+
+    got = np.bincount(mass.coreset_labels_.astype(int), minlength=4)
+    expect = _allocate_by_class(mass.size_, np.bincount(y).astype(float), caps=np.bincount(y))
+    np.testing.assert_array_equal(got, expect)
+    with pytest.raises(InputError, match="class_allocation"):
+        QuantizedCoreset(class_allocation="equal").fit(X, y)
