@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "for 'float'; ignored by 'none' (default: auto)")
     red.add_argument("--size", type=_auto_or_int("size"), default="auto",
                      help="coreset rows, or 'auto' for the most that fit (default: auto)")
+    red.add_argument("--holdout", type=_fraction, metavar="FRACTION",
+                     help="reduce only the rows that 'evaluate --holdout FRACTION' trains on "
+                     "(a seeded split), so that classification scores use rows the coreset "
+                     "never saw; for INPUT without its own test split")
     red.set_defaults(func=_cmd_reduce)
 
     pl = sub.add_parser(
@@ -126,10 +130,41 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--backend", default="digital",
                     help="digital, or analog[:PRESET][@T] such as analog:hwa_standard@1d "
                     "(default: digital)")
+    ev.add_argument("--holdout", type=_fraction, default=0.2, metavar="FRACTION",
+                    help="share of INPUT held out for classification scores when INPUT has no "
+                    "test split of its own (default: 0.2; reduce with the same --holdout)")
     ev.add_argument("--label-column", help="CSV column name or index holding class labels")
     ev.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(func=_cmd_evaluate)
+
+    dm = sub.add_parser(
+        "demo",
+        help="reduce a dataset, train five tasks on the coreset and on all the data, "
+        "evaluate them digitally and on the analog backend, and write a report",
+        description="The whole pipeline on one dataset: plan, reduce, train kmeans, pca, svm, "
+        "logreg and mlp on the coreset and on all the training rows, score them digitally and "
+        "on the simulated analog chip (hwa_standard 1 h and 1 d after programming, hermes), "
+        "print a summary table and write report.json, report.md and PNG plots (with "
+        "matplotlib) to --out. Progress goes to stderr.",
+    )
+    dm.add_argument("--data", default="builtin:digits",
+                    help="input, as for 'reduce' (default: builtin:digits)")
+    dm.add_argument("--budget", "-b", default="2%",
+                    help="bit budget of the payload, as for 'reduce'; a percentage is of the "
+                    "training rows' float32 size (default: 2%%)")
+    dm.add_argument("--out", "-o", default="qcoreset-report",
+                    help="report folder (default: ./qcoreset-report)")
+    dm.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    dm.add_argument("--quick", action="store_true",
+                    help="fewer budgets, seeds and times after programming (a smoke test)")
+    dm.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
+    dm.add_argument("--threads", type=int, default=1,
+                    help="BLAS/OpenMP threads while the demo runs (default: 1, the fastest "
+                    "for small data on a shared machine)")
+    dm.add_argument("--json", action="store_true",
+                    help="print the summary as one JSON object")
+    dm.set_defaults(func=_cmd_demo)
 
     ins = sub.add_parser(
         "inspect",
@@ -169,13 +204,19 @@ def _cmd_reduce(args) -> int:
         budget=args.budget, method=args.method, quantizer=args.quantizer, bits=args.bits,
         size=args.size, proxy=args.proxy, n_clusters=args.n_clusters, random_state=args.seed,
     )
-    qc.fit(ds.X, ds.y, sample_weight=ds.sample_weight)
+    X, y, u = ds.X, ds.y, ds.sample_weight
+    if args.holdout is not None:
+        if ds.X_test is not None:
+            raise InputError(f"{args.input} has its own test split; reduce it without --holdout")
+        rows = _holdout_rows(ds, args.holdout)[0]
+        X, y, u = X[rows], None if y is None else y[rows], None if u is None else u[rows]
+    qc.fit(X, y, sample_weight=u)
     try:
         write_atomic(out, qc.to_bytes())
     except OSError as exc:
         raise InputError(f"cannot write {out}: {exc.strerror or exc}") from None
     seconds = time.perf_counter() - t0
-    n, d = ds.X.shape
+    n, d = X.shape
     raw = raw_bits(n, d)
     result = {
         "input": args.input,
@@ -197,13 +238,15 @@ def _cmd_reduce(args) -> int:
         "error_kind": qc.error_kind_,
         "sent_all": bool(qc.sent_all_),
         "seed": args.seed,
+        "holdout": args.holdout,
         "seconds": seconds,
     }
     if args.json:
         print(json.dumps(result))
         return 0
     labels = f", labels of {result['n_classes']} classes" if result["n_classes"] else ""
-    print(f"{ds.name}: {n} x {d}{labels}; budget {format_bits(qc.budget_bits_)}")
+    held = f" (after holding out {100 * args.holdout:g}%)" if args.holdout else ""
+    print(f"{ds.name}: {n} x {d}{labels}{held}; budget {format_bits(qc.budget_bits_)}")
     if qc.sent_all_:
         print(f"  the budget holds every row: sent all {n} rows, quantized, with their weights")
     if qc.budget_bits_ >= raw:
@@ -287,19 +330,41 @@ def _read_bytes(path: str) -> bytes:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def _holdout(ds):
-    """(X_train, y_train, X_test, y_test, how): the dataset's own test split, or 20 %."""
+def _holdout_rows(ds, fraction: float):
+    """(train rows, test rows) of INPUT: a seeded split, stratified when every class has 2+."""
+    from sklearn.model_selection import train_test_split
+
+    strat = None
+    if ds.y is not None:
+        _, counts = np.unique(ds.y, return_counts=True)
+        strat = ds.y if counts.min() >= 2 else None
+    try:
+        return train_test_split(np.arange(ds.X.shape[0]), test_size=fraction, random_state=0,
+                                stratify=strat)
+    except ValueError as exc:
+        raise InputError(f"cannot hold out {fraction:g} of {ds.name}: {exc}") from None
+
+
+def _holdout(ds, fraction: float = 0.2):
+    """(X_train, y_train, X_test, y_test, how): the dataset's own test split, or a held-out part."""
     if ds.X_test is not None:
         return ds.X, ds.y, ds.X_test, ds.y_test, "dataset test split"
     if ds.y is None:
         return ds.X, None, None, None, "none"
-    from sklearn.model_selection import train_test_split
+    tr, te = _holdout_rows(ds, fraction)
+    return (ds.X[tr], ds.y[tr], ds.X[te], ds.y[te],
+            f"{100 * fraction:g}% held out of INPUT (seed 0)")
 
-    _, counts = np.unique(ds.y, return_counts=True)
-    strat = ds.y if counts.min() >= 2 else None
-    Xtr, Xte, ytr, yte = train_test_split(ds.X, ds.y, test_size=0.2, random_state=0,
-                                          stratify=strat)
-    return Xtr, ytr, Xte, yte, "20% held out of INPUT (seed 0)"
+
+def _fraction(text):
+    """argparse type: a fraction strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"invalid fraction {text!r}: use a number in (0, 1)")
+    return value
 
 
 def _backend(spec: str):
@@ -341,9 +406,15 @@ def _cmd_evaluate(args) -> int:
                 f"task {args.task!r} needs class labels but {args.coreset} carries none; "
                 "reduce labelled data (builtin datasets, --label-column, or y in .npz)"
             )
-        Xtr, ytr, Xte, yte, how = _holdout(ds)
+        Xtr, ytr, Xte, yte, how = _holdout(ds, args.holdout)
     else:
         Xtr, ytr, Xte, yte, how = ds.X, None, None, None, "full data"
+    saw_test = (task.needs_labels and ds.X_test is None
+                and int(dec.header["n_total"]) == ds.X.shape[0])
+    if saw_test:
+        print(f"{PROG}: warning: {args.coreset} was reduced from all {ds.X.shape[0]} rows of "
+              f"{args.input}, including the held-out rows it is scored on; reduce with "
+              f"--holdout {args.holdout:g} for an unbiased score", file=sys.stderr)
     labels = dec.labels
     if labels is not None and ds.y is not None:
         labels = labels.astype(ds.y.dtype, copy=False)
@@ -358,6 +429,7 @@ def _cmd_evaluate(args) -> int:
             res.normalized_cost if res.kind == "cost" else res.degradation,
         "backend": getattr(backend, "name", args.backend),
         "scored_on": how,
+        "coreset_saw_test_rows": bool(saw_test),
         "coreset_size": int(dec.header["coreset_size"]),
         "payload_bits": int(dec.header["payload_bits"]),
         **{k: v for k, v in res.extras.items() if isinstance(v, (int, float, str, bool))},
@@ -380,6 +452,12 @@ def _cmd_evaluate(args) -> int:
             print(f"  {key}: {result[key]:.4g}")
     print(f"  in {result['seconds']:.2f} s")
     return 0
+
+
+def _cmd_demo(args) -> int:
+    from .demo import run_cli
+
+    return run_cli(args)
 
 
 def _cmd_inspect(args) -> int:
