@@ -205,3 +205,40 @@ def test_evaluate_bad_inputs(tmp_path):
         lines = stderr.strip().splitlines()
         assert code == 2, (args, stderr)
         assert len(lines) == 1 and needle in lines[0].lower(), (args, stderr)
+
+
+def test_holdout_keeps_test_rows_out_of_the_coreset(tmp_path, capsys):
+    held = tmp_path / "held.qcs"
+    seen = tmp_path / "seen.qcs"
+    assert main(["reduce", "builtin:breast_cancer", "--budget", "5%", "--holdout", "0.25",
+                 "-o", str(held), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    n_train = 569 - int(np.ceil(0.25 * 569))
+    assert res["n_points"] == n_train and res["holdout"] == 0.25
+    assert res["payload_bits"] <= res["budget_bits"] == int(0.05 * 32 * n_train * 30)
+    assert main(["reduce", "builtin:breast_cancer", "--budget", "5%", "-o", str(seen)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "builtin:breast_cancer", str(held), "--task", "logreg",
+                 "--holdout", "0.25", "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["coreset_saw_test_rows"] is False and out.err == ""
+    assert main(["evaluate", "builtin:breast_cancer", str(seen), "--task", "logreg",
+                 "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["coreset_saw_test_rows"] is True
+    assert "--holdout 0.2" in out.err and len(out.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("value", "needle"), [("1.5", "invalid fraction"),
+                                             ("x", "invalid fraction"),
+                                             ("0.2", "own test split")])
+def test_bad_holdout(tmp_path, value, needle):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "split.npz"
+    np.savez(data, X=rng.normal(size=(300, 3)), y=rng.integers(0, 2, 300),
+             X_test=rng.normal(size=(50, 3)), y_test=rng.integers(0, 2, 50))
+    out = tmp_path / "o.qcs"
+    code, _, err = run("reduce", str(data), "--holdout", value, "--budget", "20%", "-o",
+                       str(out))
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
