@@ -120,9 +120,11 @@ class Progress:
         self._t0 = time.perf_counter()
         self.line(f"[{self._k}/{self.n_steps}] {title}")
 
-    def done(self, text: str) -> None:
-        """Close the current step with ``text`` and its wall time."""
-        self.line(f"      {text} ({time.perf_counter() - self._t0:.2f} s)")
+    def done(self, text: str, seconds: float | None = None) -> None:
+        """Close the current step with ``text`` and its wall time (or ``seconds``)."""
+        if seconds is None:
+            seconds = time.perf_counter() - self._t0
+        self.line(f"      {text} ({seconds:.2f} s)")
 
     def items(self, seq: Iterable, label: str) -> Iterator:
         """Yield the items of ``seq``, showing ``label i/n`` on a terminal."""
@@ -403,7 +405,8 @@ def _run_demo(data, budget, *, out, seed, quick, plots, progress) -> dict:
         progress.line(f"      {r['bits']:>4} {r['size']:>6} {r['payload_bits']:>13} "
                       f"{pred:>16}{mark}")
     progress.done(f"{feasible} of {len(plan_rows)} bit depths fit; proxy {plan.proxy}; "
-                  f"chosen {plan.chosen.bits} bits x {plan.chosen.size} rows")
+                  f"chosen {plan.chosen.bits} bits x {plan.chosen.size} rows",
+                  seconds=qc.timings_["plan"])
     timings["plan"] = float(qc.timings_["plan"])
 
     progress.step("reduce: quantized coreset of the training rows")
@@ -413,7 +416,8 @@ def _run_demo(data, budget, *, out, seed, quick, plots, progress) -> dict:
         yc = yc.astype(ytr.dtype, copy=False)
     progress.done(
         f"{qc.size_} rows x {qc.bits_} bits: payload {qc.payload_bits_:,} <= budget "
-        f"{qc.budget_bits_:,} bits; reduction {100 * qc.reduction_:.2f} % vs float32"
+        f"{qc.budget_bits_:,} bits; reduction {100 * qc.reduction_:.2f} % vs float32",
+        seconds=qc.timings_["total"] - qc.timings_["plan"],
     )
     timings["reduce"] = float(qc.timings_["total"])
 
@@ -423,7 +427,8 @@ def _run_demo(data, budget, *, out, seed, quick, plots, progress) -> dict:
     models: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
     for name in progress.items(TASK_NAMES, "train"):
-        task = get_task(name, n_components=min(10, d)) if name == "pca" else get_task(name)
+        params = {"n_components": max(1, min(10, d - 1))} if name == "pca" else {}
+        task = get_task(name, **params)
         if task.needs_labels and not labelled:
             skipped[name] = "the input has no class labels"
             continue
@@ -629,9 +634,8 @@ def _fmt_energy(v) -> str:
 
 def _table_rows(report: dict) -> tuple[list[str], list[list[str]]]:
     keys = [_backend_key(p, t) for p, t in TABLE_BACKENDS]
-    header = ["task", "metric", "all data", "coreset", "norm. cost / degradation",
-              *[f"coreset {k}" for k in keys], "energy/inference hwa_standard@1d",
-              "energy/inference hermes@1d"]
+    header = ["task", "metric", "all data", "coreset", "ratio / degr.", *keys,
+              "nJ/inf. hwa_standard", "nJ/inf. hermes"]
     rows = []
     for name, t in report["tasks"].items():
         kind, dig = t["kind"], t["digital"]
@@ -641,8 +645,9 @@ def _table_rows(report: dict) -> tuple[list[str], list[list[str]]]:
         for k in keys:
             a = t["analog"][k]
             cells.append(f"{_fmt_value(kind, a['coreset_value'])} ({_fmt_rel(kind, a[rel])})")
-        cells.append(_fmt_energy(t["analog"]["hwa_standard@1d"]["energy_j"]))
-        cells.append(_fmt_energy(t["analog"]["hermes@1d"]["energy_j"]))
+        for k in ("hwa_standard@1d", "hermes@1d"):
+            e = t["analog"][k]["energy_j"]
+            cells.append("-" if e is None else f"{e * 1e9:.3g}")
         rows.append(cells)
     return header, rows
 
@@ -672,10 +677,10 @@ def format_table(report: dict) -> str:
     header, rows = _table_rows(report)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [_headline(report), ""]
-    lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     lines.append("  ".join("-" * w for w in widths))
     for r in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     lines.append("")
     lines.extend(_legend(report))
     return "\n".join(lines)
@@ -683,11 +688,14 @@ def format_table(report: dict) -> str:
 
 def _legend(report: dict) -> list[str]:
     out = [
-        "norm. cost = coreset model's cost / all-data model's cost (1 = as good); degradation "
-        "= (all-data accuracy - coreset accuracy) / all-data accuracy.",
-        "Analog columns: coreset model's metric on the simulated chip (in parentheses: vs the "
-        "all-data model on the same chip).",
-        "Energy per inference = backend energy for scoring / number of scored rows.",
+        "all data / coreset: the metric of the model trained on all the training rows / on "
+        "the coreset, computed digitally.",
+        "ratio / degr.: for costs the normalized cost = coreset cost / all-data cost (1 = as "
+        "good); for accuracies the degradation = (all-data - coreset) / all-data accuracy.",
+        "PRESET@T columns: the coreset model's metric on the simulated analog chip T after "
+        "programming (in parentheses: ratio / degr. vs the all-data model on the same chip).",
+        "nJ/inf.: energy per inference on the chip 1 d after programming, in nJ. Energy per "
+        "inference = backend energy for scoring / number of scored rows.",
         f"Cost tasks are scored on the {report['n_train']} training rows; classifiers on "
         f"{report['split']}.",
     ]
