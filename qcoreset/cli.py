@@ -312,11 +312,16 @@ def _cmd_plan(args) -> int:
             print(f"  {r.bits:>4} {'-':>8} {'does not fit':>13}")
             continue
         mark = "  <- chosen" if r.chosen else ""
+        if r.pruned:
+            spread, shift, pred = "-", "-", f">={r.predicted_error:.4g}"
+        else:
+            spread, shift = f"{r.spread_ratio:.4g}", f"{r.quantization_bias:.3g}"
+            pred = f"{r.predicted_error:.4g}"
         print(f"  {r.bits:>4} {r.size:>8} {r.payload_bits:>13} {r.cs_error:>11.4g} "
-              f"{r.quantization_error:>11.4g} {r.spread_ratio:>9.4g} "
-              f"{r.quantization_bias:>9.3g} {r.predicted_error:>10.4g}{mark}")
+              f"{r.quantization_error:>11.4g} {spread:>9} {shift:>9} {pred:>10}{mark}")
     print("  predicted = sqrt(coreset err^2 * spread x + q shift^2); worst-case bound = "
-          "coreset err + worst quant")
+          "coreset err + worst quant;\n  '>=' marks depths skipped because a floor of their "
+          "prediction already exceeds the choice")
     print(f"  planned in {p.seconds:.3f} s")
     return 0
 

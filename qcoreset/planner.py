@@ -77,6 +77,7 @@ __all__ = [
     "plan_weight_encoding",
     "max_coreset_size",
     "quantization_effect",
+    "QuantizationEffect",
     "ErrorCurve",
     "error_curve",
     "class_sizes",
@@ -337,18 +338,16 @@ def register_proxy(name: str, cls: type[Proxy], *, replace: bool = False) -> Non
     PROXIES.register(name, cls, replace=replace)
 
 
-def quantization_effect(X, u, quantizer: Quantizer, bits, *, n_clusters: int = 10, rng=None,
-                        sample_size: int = 1000) -> list[tuple[float, float]]:
-    """Spread ratio ``V_s / V`` and systematic shift ``beta(s)`` of quantizing at each depth.
+class QuantizationEffect:
+    """How quantizing at each bit depth changes what models see of the data.
 
     On a uniform sample of the positive-weight rows (at most ``sample_size``), grouped into
     ``k = n_clusters`` clusters by a weighted k-means++ seeding (in a 64-dimensional random
     projection for wider data) with ``c(p)`` the weighted mean of ``p``'s cluster: ``V`` is
     the weighted mean of ``||p - c(p)||^2`` and ``V_s`` that of ``||Q_s(p) - c(p)||^2``;
     ``beta(s)^2 = sum_c (U_c / U)^2 ||mean_c(Q_s(p) - p)||^2`` over the clusters ``c``
-    (mass ``U_c``),
-    each squared shift reduced by its own sampling variance (and kept non-negative) so that
-    noise on the sample is not mistaken for a systematic shift.
+    (mass ``U_c``), each squared shift reduced by its own sampling variance (and kept
+    non-negative) so that noise on the sample is not mistaken for a systematic shift.
 
     Parameters
     ----------
@@ -358,61 +357,83 @@ def quantization_effect(X, u, quantizer: Quantizer, bits, *, n_clusters: int = 1
         Row weights.
     quantizer : Quantizer
         Fitted quantizer; it is re-priced at each depth with :meth:`Quantizer.with_bits`.
-    bits : sequence of int
-        Bit depths (ignored by quantizers without a bit parameter).
     n_clusters : int
-        Centres of the spread.
-    rng : numpy.random.Generator or None
+        Clusters of the spread.
+    rng : numpy.random.Generator, int or None
     sample_size : int
 
-    Returns
-    -------
-    list of (float, float)
-        ``(V_s / V, beta(s))`` per entry of ``bits``; ``(1, 0)`` when ``V == 0``.
+    Attributes
+    ----------
+    V : float
+        The sample's spread before quantization.
     """
-    rng = np.random.default_rng(rng)
-    pos = np.flatnonzero(u > 0)
-    if pos.size > sample_size:
-        pos = np.sort(rng.choice(pos, size=sample_size, replace=False))
-    Xs = np.asarray(X[pos], dtype=np.float64)
-    us = np.asarray(u[pos], dtype=np.float64)
-    k = max(1, min(n_clusters, Xs.shape[0]))
-    # clusters from a seeding in a random projection (distances kept up to a small factor);
-    # each row's centre is its cluster's weighted mean in the original space
-    P = Xs
-    if Xs.shape[1] > 64:
-        P = Xs @ (rng.standard_normal((Xs.shape[1], 64)) / 8.0)
-    assign = kmeans_plusplus_seeding(P, k, us, rng)[2]
-    k = int(assign.max()) + 1
-    U = float(us.sum())
-    mass = np.bincount(assign, weights=us, minlength=k)
-    onehot = np.zeros((k, Xs.shape[0]))
-    onehot[assign, np.arange(Xs.shape[0])] = us
-    C = (onehot @ Xs) / np.maximum(mass, 1e-300)[:, None]
-    D = Xs - C[assign]
-    V = float(us @ np.einsum("ij,ij->i", D, D)) / U
-    w2 = np.bincount(assign, weights=us * us, minlength=k)
-    out = []
-    for s in bits:  # one quantize-dequantize of the sample per depth
-        if V <= 0.0:
-            out.append((1.0, 0.0))
-            continue
-        q = quantizer.with_bits(int(s)) if quantizer.uses_bits else quantizer
+
+    def __init__(self, X, u, quantizer: Quantizer, *, n_clusters: int = 10, rng=None,
+                 sample_size: int = 1000):
+        rng = np.random.default_rng(rng)
+        self.quantizer = quantizer
+        pos = np.flatnonzero(u > 0)
+        if pos.size > sample_size:
+            pos = np.sort(rng.choice(pos, size=sample_size, replace=False))
+        Xs = np.asarray(X[pos], dtype=np.float64)
+        us = np.asarray(u[pos], dtype=np.float64)
+        k = max(1, min(n_clusters, Xs.shape[0]))
+        P = Xs
+        if Xs.shape[1] > 64:
+            P = Xs @ (rng.standard_normal((Xs.shape[1], 64)) / 8.0)
+        assign = kmeans_plusplus_seeding(P, k, us, rng)[2]
+        k = int(assign.max()) + 1
+        self._U = float(us.sum())
+        self._mass = np.bincount(assign, weights=us, minlength=k)
+        # weighted one-hot rows (u and u^2) give the clusters' sums in one product
+        H = np.zeros((2 * k, Xs.shape[0]))
+        H[assign, np.arange(Xs.shape[0])] = us
+        H[k + assign, np.arange(Xs.shape[0])] = us * us
+        C = (H[:k] @ Xs) / np.maximum(self._mass, 1e-300)[:, None]
+        self._D = Xs - C[assign]
+        self.V = float(us @ np.einsum("ij,ij->i", self._D, self._D)) / self._U
+        self._Xs, self._us, self._assign, self._H, self._k = Xs, us, assign, H, k
+
+    def at(self, bits: int) -> tuple[float, float]:
+        """``(V_s / V, beta(s))`` at ``bits``; ``(1, 0)`` when ``V == 0``."""
+        if self.V <= 0.0:
+            return 1.0, 0.0
+        q = self.quantizer.with_bits(int(bits)) if self.quantizer.uses_bits else self.quantizer
+        Xs, us, k, mass = self._Xs, self._us, self._k, self._mass
         E = q._values(q._codes(Xs, q._rng())) - Xs
-        DE = D + E
-        Vs = float(us @ np.einsum("ij,ij->i", DE, DE)) / U
-        # per-cluster mean shift and its sampling variance, sum_p u_p^2 ||e_p - mean||^2
-        S = onehot @ E
-        M = S / np.maximum(mass, 1e-300)[:, None]
-        e2 = np.bincount(assign, weights=us * us * np.einsum("ij,ij->i", E, E), minlength=k)
-        spread = e2 - 2.0 * np.einsum("cj,cj->c", M, (onehot * us) @ E) + w2 * np.einsum(
-            "cj,cj->c", M, M)
+        ee = np.einsum("ij,ij->i", E, E)
+        Vs = self.V + float(us @ (2.0 * np.einsum("ij,ij->i", self._D, E) + ee)) / self._U
+        S = self._H @ E  # per cluster: sum u e and sum u^2 e
+        M = S[:k] / np.maximum(mass, 1e-300)[:, None]
+        mm = np.einsum("cj,cj->c", M, M)
+        # sum_p u_p^2 ||e_p - M_c||^2, the sampling variance of the cluster's mean shift
+        spread = (np.bincount(self._assign, weights=us * us * ee, minlength=k)
+                  - 2.0 * np.einsum("cj,cj->c", M, S[k:]) + self._H[k:].sum(axis=1) * mm)
         ok = mass > 0
         noise = np.where(ok, spread / np.maximum(mass, 1e-300) ** 2, 0.0)
-        shift2 = np.maximum(np.einsum("cj,cj->c", M, M) - noise, 0.0)
-        beta2 = float(np.sum(np.where(ok, (mass / U) ** 2 * shift2, 0.0)))
-        out.append((Vs / V, float(np.sqrt(beta2))))
-    return out
+        beta2 = float(np.sum(np.where(ok, (mass / self._U) ** 2 * np.maximum(mm - noise, 0.0),
+                                      0.0)))
+        return max(Vs, 0.0) / self.V, float(np.sqrt(beta2))
+
+    def lower_bound(self, cs_error: float, worst_row_error: float) -> float:
+        """A floor of the predicted error from the worst-case row error alone.
+
+        ``sqrt(V_s) >= sqrt(V) - Delta(s)`` (Minkowski, every sampled row lies in the
+        fitted range so ``||e_p|| <= Delta(s)``) and ``beta >= 0``, hence
+        ``e >= cs_error * max(0, 1 - Delta(s) / sqrt(V))``. The planner skips the depths
+        whose floor is already above the best prediction.
+        """
+        if self.V <= 0.0:
+            return cs_error
+        return cs_error * max(0.0, 1.0 - worst_row_error / np.sqrt(self.V))
+
+
+def quantization_effect(X, u, quantizer: Quantizer, bits, *, n_clusters: int = 10, rng=None,
+                        sample_size: int = 1000) -> list[tuple[float, float]]:
+    """``(V_s / V, beta(s))`` for each bit depth in ``bits`` (see :class:`QuantizationEffect`)."""
+    eff = QuantizationEffect(X, u, quantizer, n_clusters=n_clusters, rng=rng,
+                             sample_size=sample_size)
+    return [eff.at(s) for s in bits]
 
 
 def _proxy_name(proxy: str, method: str) -> str:
@@ -445,8 +466,11 @@ class PlanRow:
         ``beta(bits)``: systematic shift of the cluster means.
     predicted_error : float
         ``sqrt(cs_error^2 * spread_ratio + quantization_bias^2)``, what the planner
-        minimises (``inf`` when the row does not fit).
+        minimises (``inf`` when the row does not fit); for a pruned row, a floor of it.
     feasible, chosen : bool
+    pruned : bool
+        The row's floor was already above the best prediction, so its quantization was
+        not measured (``spread_ratio`` and ``quantization_bias`` are NaN).
     """
 
     bits: int
@@ -460,6 +484,7 @@ class PlanRow:
     error_bound: float = float("nan")
     spread_ratio: float = 1.0
     quantization_bias: float = 0.0
+    pruned: bool = False
 
     def as_dict(self) -> dict:
         """The row as a JSON-ready dict."""
@@ -523,11 +548,14 @@ def _plan(
     n_clusters: int,
     rng,
     size: int | None = None,
+    prune: bool = True,
 ) -> Plan:
     """Unvalidated core of :func:`plan` (``quantizer`` already fitted on ``X``).
 
     With ``size`` given, every bit depth at which that size fits is a candidate (at that
-    size). The proxy is skipped when there is nothing to choose.
+    size). The proxy is skipped when there is nothing to choose. With ``prune``, depths
+    whose floor (:meth:`QuantizationEffect.lower_bound`) is above the best prediction so
+    far are not quantized; their ``predicted_error`` is that floor and ``pruned`` is set.
     """
     t0 = time.perf_counter()
     n_pos = int((u > 0).sum())
@@ -569,16 +597,27 @@ def _plan(
         # the exact proxy builds one coreset per distinct size only
         uniq, inv = np.unique(sizes, return_inverse=True)
         errs = prox.error(uniq)[inv]
-        effects = quantization_effect(X, u, quantizer, [r.bits for r in feasible_rows],
-                                      n_clusters=n_clusters, rng=rng)
+        effect = QuantizationEffect(X, u, quantizer, n_clusters=n_clusters, rng=rng)
     else:
-        errs = [float("nan")]
-        effects = [(1.0, 0.0)]
-    for r, e, (ratio, bias) in zip(feasible_rows, errs, effects, strict=True):
+        errs, effect = [float("nan")], None
+    for r, e in zip(feasible_rows, errs, strict=True):
         r.cs_error = float(e)
         r.error_bound = float(e) + r.quantization_error
-        r.spread_ratio, r.quantization_bias = float(ratio), float(bias)
-        r.predicted_error = float(np.sqrt(e * e * ratio + bias * bias))
+    best_so_far = np.inf
+    # most promising first (smallest coreset error), so that the floor prunes the rest
+    for r in sorted(feasible_rows, key=lambda r: (r.cs_error, -r.size, r.bits)):
+        if effect is None:
+            r.predicted_error = r.cs_error
+            continue
+        floor = effect.lower_bound(r.cs_error, r.quantization_error)
+        if prune and floor > best_so_far:
+            r.spread_ratio = r.quantization_bias = float("nan")
+            r.predicted_error, r.pruned = floor, True
+            continue
+        r.spread_ratio, r.quantization_bias = effect.at(r.bits)
+        r.predicted_error = float(np.sqrt(r.cs_error**2 * r.spread_ratio
+                                          + r.quantization_bias**2))
+        best_so_far = min(best_so_far, r.predicted_error)
     for r in rows:
         if not r.feasible:
             r.predicted_error = float("inf")
@@ -745,7 +784,7 @@ def error_curve(
     name = _proxy_name(proxy, method)
     prox = PROXIES.get(name)().fit(X, u, method=method, n_clusters=n_clusters, rng=rng)
     effects = quantization_effect(X, u, q0, [s for s, _, _ in depth], n_clusters=n_clusters,
-                                  rng=rng)
+                                  rng=rng)  # every depth: a curve needs them all
     ok = sizes >= n_groups
     uniq, inv = np.unique(np.where(ok, sizes, n_groups), return_inverse=True)
     cs = prox.error(uniq)[inv].reshape(sizes.shape)

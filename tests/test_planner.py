@@ -205,3 +205,24 @@ def test_class_allocation_mass_keeps_proportional_sizes(rng):
     np.testing.assert_array_equal(got, expect)
     with pytest.raises(InputError, match="class_allocation"):
         QuantizedCoreset(class_allocation="equal").fit(X, y)
+
+
+@pytest.mark.parametrize("budget", ["0.5%", "3%", "20%"])
+def test_pruning_never_changes_the_choice(rng, budget):
+    X, _ = hard_blobs(rng, n=3000, d=6)
+    u = np.ones(len(X))
+    q = get_quantizer("fixed", 1).fit(X)
+    kw = dict(classes=None, budget_bits=int(float(budget[:-1]) / 100 * 32 * X.size),
+              quantizer=q, method="sensitivity", bits_options=candidate_bits("fixed"),
+              proxy="sampling", n_clusters=10)
+    fast = _plan(X, u, rng=np.random.default_rng(5), **kw)
+    full = _plan(X, u, rng=np.random.default_rng(5), prune=False, **kw)
+    assert (fast.chosen.bits, fast.chosen.size) == (full.chosen.bits, full.chosen.size)
+    assert fast.chosen.predicted_error == full.chosen.predicted_error
+    for a, b in zip(fast.rows, full.rows, strict=True):
+        assert not b.pruned
+        if a.pruned:  # the floor is a floor, and above the choice
+            assert a.predicted_error <= b.predicted_error * (1 + 1e-12)
+            assert a.predicted_error > fast.chosen.predicted_error
+        else:
+            assert a.predicted_error == b.predicted_error
