@@ -639,6 +639,7 @@ def plan(
     proxy: str = "auto",
     n_clusters: int = 10,
     random_state=None,
+    prune: bool = True,
 ) -> Plan:
     """Choose coreset size and bit depth for a budget: the MECB plan.
 
@@ -659,6 +660,10 @@ def plan(
     n_clusters : int
         Bicriteria clusters for the sampling proxy of ``sensitivity``.
     random_state : int, RandomState or None
+    prune : bool, default=True
+        Skip measuring quantization at depths that provably cannot be chosen (their
+        rows get a floor of the prediction and ``pruned=True``); False measures every
+        depth, e.g. to compare proxies over the whole table.
 
     Returns
     -------
@@ -687,7 +692,8 @@ def plan(
     rs = check_random_state(random_state)
     rng = np.random.default_rng(rs.randint(2**31 - 1))
     return _plan(X, u, classes=classes, budget_bits=budget_bits, quantizer=q, method=method,
-                 bits_options=options, proxy=proxy, n_clusters=n_clusters, rng=rng)
+                 bits_options=options, proxy=proxy, n_clusters=n_clusters, rng=rng,
+                 prune=prune)
 
 
 @dataclass
