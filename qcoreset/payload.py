@@ -47,6 +47,8 @@ __all__ = [
 ]
 
 MAGIC = b"\x89QCS"
+#: magic of qcoreset.distributed's multi-part container, which both readers also accept
+_CONTAINER_MAGIC = b"\x89QCM"
 VERSION = 1
 #: weight encodings: id -> name
 WEIGHT_ENCODINGS = {0: "float32", 1: "constant", 2: "counts"}
@@ -350,6 +352,10 @@ def read_header(data: bytes) -> dict:
     PayloadError
         If the bytes are not a qcoreset payload or the header is unreadable.
     """
+    if bytes(data[:4]) == _CONTAINER_MAGIC:  # multi-part file of a distributed reduction
+        from qcoreset.distributed.container import read_container_header
+
+        return read_container_header(data)
     header, quantizer, off = _parse_header(data)
     header.pop("_const_w")
     expected = off + (header["coreset_size"] * (quantizer.value_bits_per_row_
@@ -371,6 +377,10 @@ def decode_payload(data: bytes) -> DecodedPayload:
         the message says which.
     """
     data = bytes(data)
+    if data[:4] == _CONTAINER_MAGIC:  # multi-part file: the union of its parts
+        from qcoreset.distributed.container import decode_container
+
+        return decode_container(data)
     header, quantizer, off = _parse_header(data)
     const_w = header.pop("_const_w")
     m = header["coreset_size"]

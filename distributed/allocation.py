@@ -1,0 +1,207 @@
+"""Splitting a global bit budget across ranks (``--allocation``).
+
+Every rule first reserves each rank's minimum payload ``H_i`` (header plus one row, or one
+row per class), so every rank can send something, then splits the rest ``B - sum H_i`` in
+whole bytes (payloads are whole bytes, so a bit beyond a multiple of 8 would be wasted):
+
+``optimal``
+    Minimise ``sum_i U_i E_i(B_i)`` subject to ``sum_i B_i <= B``, ``H_i <= B_i``, where
+    ``E_i`` is rank i's planner-predicted per-unit-weight error curve
+    (:func:`qcoreset.planner.error_curve`, a few geometric budgets between ``H_i`` and the
+    most rank i could get) and ``U_i`` its data mass. The curves are fitted convex and
+    non-increasing and the problem is solved by :func:`qcoreset.convex.allocate_budget`
+    (cvxpy LP, integer greedy repair; equal to a dynamic programme on the fitted curves).
+``equal``
+    The rest split equally.
+``size``
+    The rest split in proportion to the ranks' row counts ``n_i``.
+``cost``
+    The rest split in proportion to the ranks' local k-means costs (Balcan, Ehrlich and
+    Liang, NIPS 2013: the sample of each node is proportional to its local clustering
+    cost), computed with weighted k-means++ seeding and a few Lloyd steps.
+
+Ranks without rows (possible with label-based splits) get 0 bits and send nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qcoreset._errors import BudgetError, InputError
+from qcoreset._kmeans import kmeans_plusplus_seeding, lloyd
+from qcoreset._validation import check_data, check_int, check_sample_weight
+from qcoreset.convex import allocate_budget
+
+__all__ = [
+    "ALLOCATIONS",
+    "BYTE",
+    "curve_budgets",
+    "proportional_allocation",
+    "optimal_allocation",
+    "local_clustering_cost",
+    "check_minimums",
+]
+
+#: allocation rules, in the order the benchmark reports them
+ALLOCATIONS = ("optimal", "equal", "size", "cost")
+#: granularity of every allocation in bits (payloads are whole bytes)
+BYTE = 8
+
+
+def check_minimums(total: int, minimum, *, framing: int = 0) -> None:
+    """Raise :class:`BudgetError` when ``total`` cannot hold every rank's minimum payload.
+
+    The message names the ranks, their minimums and the budget to ask for
+    (``sum(minimum) + framing`` bits, ``framing`` being what the budget loses before the
+    split).
+    """
+    minimum = np.asarray(minimum, dtype=np.int64)
+    need = int(minimum.sum())
+    if need > total:
+        per_rank = ", ".join(f"rank {r}: {b}" for r, b in enumerate(minimum.tolist()) if b)
+        raise BudgetError(
+            f"the budget leaves {total} bits for the ranks' payloads but their smallest "
+            f"payloads (header and one row per class) need {need} bits ({per_rank}); raise "
+            f"the budget to at least {need + int(framing)} bits"
+        )
+
+
+def curve_budgets(minimum: int, maximum: int, points: int = 16) -> np.ndarray:
+    """Geometric grid of whole-byte budgets from ``minimum`` to ``maximum`` (both included).
+
+    Examples
+    --------
+    >>> curve_budgets(800, 8000, 4).tolist()
+    [800, 1720, 3712, 8000]
+    """
+    minimum = check_int(minimum, "minimum", 0)
+    maximum = check_int(maximum, "maximum", minimum)
+    points = check_int(points, "points", 2)
+    lo = max(minimum, BYTE)
+    if maximum <= lo:
+        return np.array([maximum], dtype=np.int64)
+    grid = np.geomspace(lo, maximum, points)
+    grid = minimum + (np.floor((grid - minimum) / BYTE) * BYTE).astype(np.int64)
+    grid[0], grid[-1] = minimum, maximum
+    return np.unique(grid)
+
+
+def proportional_allocation(shares, total: int, minimum, *, granularity: int = BYTE):
+    """``minimum_i`` plus a share of the rest proportional to ``shares_i``, in whole units.
+
+    Parameters
+    ----------
+    shares : array-like of shape (n_parts,)
+        Non-negative shares (all zero: equal split among parts with ``minimum > 0``).
+    total : int
+        Budget in bits.
+    minimum : array-like of int
+        Bits reserved for each part; a part with minimum 0 gets nothing (an empty part).
+    granularity : int, default 8
+        Bits per unit of the split.
+
+    Returns
+    -------
+    ndarray of int64
+        ``sum <= total``; leftover units go to the largest remainders.
+
+    Raises
+    ------
+    BudgetError
+        When ``sum(minimum) > total``.
+    """
+    minimum = np.asarray(minimum, dtype=np.int64)
+    shares = np.asarray(shares, dtype=np.float64)
+    if shares.shape != minimum.shape:
+        raise InputError(f"{shares.shape[0]} shares for {minimum.shape[0]} parts")
+    if not (np.isfinite(shares).all() and (shares >= 0).all()):
+        raise InputError("shares must be finite and non-negative")
+    check_minimums(total, minimum)
+    live = minimum > 0
+    shares = np.where(live, shares, 0.0)
+    if not shares.sum() > 0:
+        shares = live.astype(np.float64)
+    units = (int(total) - int(minimum.sum())) // granularity
+    quota = units * shares / shares.sum() if shares.sum() > 0 else np.zeros_like(shares)
+    k = np.floor(quota).astype(np.int64)
+    short = units - int(k.sum())
+    if short > 0:
+        order = np.argsort(-(quota - k), kind="stable")
+        order = order[live[order]]
+        k[order[:short]] += 1
+    return minimum + granularity * k
+
+
+def optimal_allocation(curves, masses, total: int, minimum, maximum=None, *,
+                       granularity: int = BYTE):
+    """Budget split minimising ``sum_i masses_i * E_i(B_i)`` over the ranks' error curves.
+
+    Parameters
+    ----------
+    curves : sequence of (budgets, errors) pairs or None
+        Each rank's proxy points (None for an empty rank, which gets 0 bits). Points with
+        an infinite error (budgets below the rank's minimum) are dropped.
+    masses : array-like
+        Data mass ``U_i`` of each rank.
+    total : int
+        Budget in bits for all the payloads.
+    minimum, maximum : array-like of int
+        Bounds per rank (``maximum`` defaults to ``total``).
+    granularity : int, default 8
+
+    Returns
+    -------
+    ndarray of int64
+        Bits per rank; ``sum <= total`` and ``minimum <= B_i`` for every non-empty rank.
+    """
+    n = len(curves)
+    minimum = np.asarray(minimum, dtype=np.int64)
+    masses = np.asarray(masses, dtype=np.float64)
+    maximum = np.full(n, total, dtype=np.int64) if maximum is None else np.asarray(
+        maximum, dtype=np.int64)
+    check_minimums(total, minimum)
+    live = [i for i in range(n) if curves[i] is not None and minimum[i] > 0]
+    out = np.zeros(n, dtype=np.int64)
+    if not live:
+        return out
+    pairs = []
+    for i in live:
+        b, e = (np.asarray(a, dtype=np.float64) for a in curves[i])
+        ok = np.isfinite(e)
+        if not ok.any():
+            raise InputError(f"rank {i} reported no finite point of its error curve")
+        pairs.append((b[ok], e[ok]))
+    bits = allocate_budget(
+        pairs, masses[live], int(total), minimum[live],
+        np.maximum(minimum[live], np.minimum(maximum[live], total)), granularity=granularity,
+    )
+    out[live] = bits
+    return out
+
+
+def local_clustering_cost(X, sample_weight=None, *, n_clusters: int = 10, max_iter: int = 10,
+                          random_state=None) -> float:
+    """k-means cost of a local constant-factor solution (the ``cost`` allocation's share).
+
+    Weighted k-means++ seeding with ``min(n_clusters, rows)`` centres followed by at most
+    ``max_iter`` weighted Lloyd steps; returns ``sum_p u_p d^2(p, C)``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    sample_weight : array-like of shape (n,) or None
+    n_clusters, max_iter : int
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    float
+    """
+    X = check_data(X)
+    u = check_sample_weight(sample_weight, X.shape[0])
+    k = min(check_int(n_clusters, "n_clusters", 1), int((u > 0).sum()))
+    rng = random_state if isinstance(random_state, np.random.Generator) else \
+        np.random.default_rng(random_state)
+    idx, _, _ = kmeans_plusplus_seeding(X, k, u, rng)
+    _, _, inertia = lloyd(X, np.asarray(X[idx], dtype=np.float64), u, max_iter=max_iter)
+    return float(inertia)
