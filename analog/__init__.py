@@ -23,8 +23,9 @@ EnergyModel
     Per-tile-activation energy and latency (peak-utilisation estimate).
 AnalogBackend, DigitalBackend, parse_backend
     Inference backends with one method, ``linear(W, b, X) -> X @ W.T + b``.
-HWALinearClassifier, HWAMLPClassifier, hwa_fit_linear, hwa_fit_mlp
-    Hardware-aware training by noise injection.
+HWALinearClassifier, HWAMLPClassifier, hwa_fit_linear, hwa_fit_mlp, hwa_finetune
+    Hardware-aware training by noise injection (``hwa_finetune`` is what the
+    tasks' ``hwa="PRESET@T"`` option runs).
 """
 
 from .backend import (
@@ -74,9 +75,11 @@ from .hwa import (
     HWAMLPClassifier,
     analog_decision_function,
     analog_predict,
+    hwa_finetune,
     hwa_fit_linear,
     hwa_fit_mlp,
     hwa_noise_profile,
+    hwa_spec,
 )
 from .matrix import AnalogMatrix, compare_programming, relative_error
 from .programming import (
@@ -146,6 +149,8 @@ __all__ = [
     "hwa_fit_linear",
     "hwa_fit_mlp",
     "hwa_noise_profile",
+    "hwa_spec",
+    "hwa_finetune",
     "analog_decision_function",
     "analog_predict",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -146,9 +147,25 @@ class AnalogBackend:
     once, with a seed derived from ``seed`` and that hash, and drifted to
     ``t_inference``; later calls with the same ``W`` read the same programmed
     chip. The bias is added digitally (or as an analog row of ones when
-    ``mapping.digital_bias`` is False). With a static input range
-    (``hwa_standard``), each matrix's range is calibrated on the first inputs it
-    sees (AIHWKit learns it during training instead).
+    ``mapping.digital_bias`` is False).
+
+    How a matrix is mapped (all of it digital periphery around the tiles, fixed
+    when the matrix is programmed, from the first inputs it sees):
+
+    * **input centring** (``center_inputs``): the mean ``mu`` of the first inputs
+      is subtracted from every input and ``W mu`` is added to the bias, so that
+      non-negative data (pixels, ReLU activations) do not drive every column
+      current the same way and waste the converters' range on a common offset;
+    * **weight normalisation**: when the configuration has no weight scaling
+      (``mapping.weight_scaling_omega == 0``, e.g. ``aihwkit_inference``), ``W``
+      is divided by its largest ``|w|`` before programming and the outputs are
+      multiplied back, so the weights fill the normalised range ``[-1, 1]`` the
+      periphery is specified for;
+    * **input range** (presets with a static range, ``hwa_standard``): each
+      tile's range is ``init_std_alpha * std`` of its inputs, raised so that the
+      ``output_quantile`` of its noise-free ``|output|`` fits the ADC range (see
+      :meth:`AnalogMatrix.calibrate_input_range`); AIHWKit learns this range in
+      training instead.
 
     Parameters
     ----------
@@ -158,6 +175,11 @@ class AnalogBackend:
         Time after programming at which inference runs (seconds, or ``"1d"`` etc.).
     seed : int, SeedSequence or None
         Seed of everything random; the same seed gives identical outputs.
+    center_inputs : bool, default True
+        Subtract the calibration mean from the inputs (digitally).
+    output_quantile : float in (0, 1] or None, default 0.999
+        Output headroom rule of the static input range (None: AIHWKit's
+        ``init_std_alpha * std`` only).
 
     Attributes
     ----------
@@ -177,11 +199,24 @@ class AnalogBackend:
     ((5, 3), 'analog:aihwkit_inference@1h')
     """
 
-    def __init__(self, config="hwa_standard", t_inference=DEFAULT_T_INFERENCE, seed=None):
+    def __init__(self, config="hwa_standard", t_inference=DEFAULT_T_INFERENCE, seed=None, *,
+                 center_inputs=True, output_quantile=0.999):
         self.config: AnalogConfig = get_config(config)
         self.t_inference = parse_time(t_inference)
+        if not isinstance(center_inputs, (bool, np.bool_)):
+            raise InputError(f"center_inputs must be True or False, got {center_inputs!r}")
+        self.center_inputs = bool(center_inputs)
+        if output_quantile is not None and (
+            isinstance(output_quantile, bool)
+            or not isinstance(output_quantile, (int, float, np.floating))
+            or not 0 < output_quantile <= 1
+        ):
+            raise InputError(
+                f"output_quantile must be in (0, 1] or None, got {output_quantile!r}"
+            )
+        self.output_quantile = output_quantile
         self._ss = as_seed_sequence(seed)
-        self._cache: dict[str, AnalogMatrix] = {}
+        self._cache: dict[str, _Mapped] = {}
         self._totals = MVMStats()
 
     @property
@@ -194,7 +229,7 @@ class AnalogBackend:
         """Counters accumulated over all calls (a new dict each time)."""
         out = self._totals.as_dict()
         out["programmed_matrices"] = len(self._cache)
-        out["tiles"] = sum(A.n_tiles for A in self._cache.values())
+        out["tiles"] = sum(m.matrix.n_tiles for m in self._cache.values())
         return out
 
     @staticmethod
@@ -203,20 +238,40 @@ class AnalogBackend:
         h.update(repr(W.shape).encode())
         return h.hexdigest()
 
-    def matrix(self, W, X_calibration=None) -> AnalogMatrix:
-        """The programmed (and drifted) :class:`AnalogMatrix` of ``W``, created on first use."""
-        W = np.asarray(W, dtype=np.float64)
+    def _mapped(self, W: np.ndarray, X_calibration) -> _Mapped:
         key = self._key(W)
-        A = self._cache.get(key)
-        if A is None:
-            sub = int(key[:15], 16)
-            ss = np.random.SeedSequence(self._ss.entropy, spawn_key=(*self._ss.spawn_key, sub))
-            A = AnalogMatrix(W, self.config, seed=ss)
-            if self.config.pre_post.input_range.enable and X_calibration is not None:
-                A.calibrate_input_range(X_calibration)
-            A.drift(self.t_inference)
-            self._cache[key] = A
-        return A
+        mapped = self._cache.get(key)
+        if mapped is not None:
+            return mapped
+        sub = int(key[:15], 16)
+        ss = np.random.SeedSequence(self._ss.entropy, spawn_key=(*self._ss.spawn_key, sub))
+        offset = None
+        if self.center_inputs and X_calibration is not None and X_calibration.shape[0] > 0:
+            offset = X_calibration.mean(axis=0)
+            if not np.any(offset):
+                offset = None
+        scale = 1.0
+        if self.config.mapping.weight_scaling_omega == 0:
+            scale = float(np.abs(W).max()) or 1.0
+        A = AnalogMatrix(W / scale if scale != 1.0 else W, self.config, seed=ss)
+        if self.config.pre_post.input_range.enable and X_calibration is not None:
+            Xc = X_calibration if offset is None else X_calibration - offset
+            A.calibrate_input_range(Xc, output_quantile=self.output_quantile)
+        A.drift(self.t_inference)
+        mapped = _Mapped(A, scale, offset, None if offset is None else W @ offset)
+        self._cache[key] = mapped
+        return mapped
+
+    def matrix(self, W, X_calibration=None) -> AnalogMatrix:
+        """The programmed (and drifted) :class:`AnalogMatrix` of ``W``, created on first use.
+
+        It holds ``W / scale`` (``scale`` = max |W| when the configuration has no
+        weight scaling, else 1); see the class notes.
+        """
+        W = np.asarray(W, dtype=np.float64)
+        if X_calibration is not None:
+            X_calibration = np.asarray(X_calibration, dtype=np.float64)
+        return self._mapped(W, X_calibration).matrix
 
     def linear(self, W, b, X) -> np.ndarray:
         """``X @ W.T + b`` through the crossbar simulator.
@@ -246,10 +301,17 @@ class AnalogBackend:
         if analog_bias:
             W = np.hstack([W, b[:, None]])
             X = np.hstack([X, np.ones((X.shape[0], 1))])
-        A = self.matrix(W, X)
+        mapped = self._mapped(W, X)
+        A = mapped.matrix
+        if mapped.offset is not None:
+            X = X - mapped.offset
         A.reset_stats()
         Y = A.matmat(X).astype(np.float64)
         self._totals.add(A.stats)
+        if mapped.scale != 1.0:
+            Y *= mapped.scale
+        if mapped.offset_out is not None:
+            Y += mapped.offset_out
         if b is not None and not analog_bias:
             Y += b
         return Y
@@ -259,6 +321,16 @@ class AnalogBackend:
             f"AnalogBackend(config={self.config.name!r}, "
             f"t_inference={self.t_inference:g}, matrices={len(self._cache)})"
         )
+
+
+@dataclass
+class _Mapped:
+    """A programmed matrix with its digital periphery (scale, input offset)."""
+
+    matrix: AnalogMatrix
+    scale: float
+    offset: np.ndarray | None
+    offset_out: np.ndarray | None
 
 
 def parse_backend(spec: str, *, seed=None):

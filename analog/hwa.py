@@ -45,6 +45,8 @@ __all__ = [
     "HWAMLPClassifier",
     "hwa_fit_linear",
     "hwa_fit_mlp",
+    "hwa_spec",
+    "hwa_finetune",
     "analog_decision_function",
     "analog_predict",
 ]
@@ -70,6 +72,14 @@ class HWANoiseProfile:
     """Input scale for ``constant`` scaling."""
     t_inference: float
     """Seconds after programming the profile refers to."""
+    out_bound: float = 10.0
+    """ADC range in normalised output units (for the static-range headroom rule)."""
+    max_input_size: int = 0
+    """Rows per tile (0: one tile); the headroom rule is applied per input slice."""
+    output_quantile: float | None = 0.999
+    """Headroom rule of the static range, as in :class:`AnalogBackend` (None: off)."""
+    center_inputs: bool = True
+    """Inputs are centred before the DAC, as in :class:`AnalogBackend`."""
 
     def weight_sigma(self, u: np.ndarray) -> np.ndarray:
         """sigma_w / a at u = |w| / a (clipped at 0)."""
@@ -77,7 +87,8 @@ class HWANoiseProfile:
         return np.maximum(c0 + c1 * u + c2 * u * u, 0.0)
 
 
-def hwa_noise_profile(config="hwa_standard", t_inference=86400.0, *, seed=0) -> HWANoiseProfile:
+def hwa_noise_profile(config="hwa_standard", t_inference=86400.0, *, seed=0,
+                      center_inputs=True, output_quantile=0.999) -> HWANoiseProfile:
     """Measure the noise of ``config`` at ``t_inference`` for noise-injection training.
 
     Parameters
@@ -88,6 +99,9 @@ def hwa_noise_profile(config="hwa_standard", t_inference=86400.0, *, seed=0) -> 
         Seconds after programming.
     seed : int
         Seed of the probe.
+    center_inputs, output_quantile
+        The mapping the models will be run with (see :class:`AnalogBackend`);
+        the trainers reproduce its input scale.
 
     Returns
     -------
@@ -145,40 +159,72 @@ def hwa_noise_profile(config="hwa_standard", t_inference=86400.0, *, seed=0) -> 
         input_range_alpha=rng_cfg.init_std_alpha,
         constant_scale=const,
         t_inference=t,
+        out_bound=float(io.out_bound),
+        max_input_size=int(cfg.mapping.max_input_size),
+        output_quantile=output_quantile,
+        center_inputs=bool(center_inputs),
     )
 
 
 # --------------------------------------------------------------------------- noisy layer
 
 
-def _input_scale(profile: HWANoiseProfile, x: np.ndarray, r_static: float | None):
-    """Per-row (n, 1) input scale r and the inputs the crossbar sees (clipped)."""
+_RANGE_EVERY = 8
+"""Steps between two re-estimates of a layer's static input range during training."""
+
+
+def _input_scale(profile: HWANoiseProfile, x: np.ndarray, W: np.ndarray, amax: np.ndarray,
+                 state: dict | None = None):
+    """Per-row (n, 1) input scale r, the centred inputs the crossbar sees, and their offset.
+
+    Mirrors :class:`AnalogBackend`: inputs centred on their mean (the offset is
+    restored digitally), a static range ``alpha * std`` raised so that the
+    ``output_quantile`` of each tile's ``|output|`` fits ``out_bound`` (the
+    largest over the input slices), or a per-vector max |x|. ``state`` (one dict
+    per layer) keeps the static range for ``_RANGE_EVERY`` steps.
+    """
+    mu = x.mean(axis=0) if profile.center_inputs and x.shape[0] > 1 else 0.0
+    xc = x - mu
     if profile.input_scaling == "range":
-        r = r_static if r_static is not None else max(
-            profile.input_range_alpha * float(x.std()), 1e-12
-        )
-        return np.full((x.shape[0], 1), r), np.clip(x, -r, r)
+        if state is not None and state.get("age", _RANGE_EVERY) < _RANGE_EVERY:
+            r = state["r"]
+            state["age"] += 1
+        else:
+            r = max(profile.input_range_alpha * float(xc.std()), 1e-12)
+            if profile.output_quantile is not None:
+                Wn = W / amax
+                d = x.shape[1]
+                step = profile.max_input_size or d
+                for part in np.array_split(np.arange(d), -(-d // step)):
+                    y = np.abs(xc[:, part] @ Wn[:, part].T)
+                    r = max(r, float(np.quantile(y, profile.output_quantile))
+                            / profile.out_bound)
+            if state is not None:
+                state["r"], state["age"] = r, 1
+        return np.full((x.shape[0], 1), r), np.clip(xc, -r, r), mu
     if profile.input_scaling == "abs_max":
-        return np.maximum(np.abs(x).max(axis=1, keepdims=True), 1e-12), x
-    return np.full((x.shape[0], 1), profile.constant_scale), x
+        return np.maximum(np.abs(xc).max(axis=1, keepdims=True), 1e-12), xc, mu
+    return np.full((x.shape[0], 1), profile.constant_scale), xc, mu
 
 
-def _noisy_linear(x, W, b, profile, rng, scale, r_static=None):
+def _noisy_linear(x, W, b, profile, rng, scale, state=None):
     """Forward of one layer with injected noise; returns (z, x_seen, W_used)."""
-    r, x_seen = _input_scale(profile, x, r_static)
+    amax = np.maximum(np.abs(W).max(axis=1, keepdims=True), 1e-12)
+    r, xc, mu = _input_scale(profile, x, W, amax, state)
+    x_seen = xc + mu
     if scale <= 0:
         return x_seen @ W.T + b, x_seen, W
-    amax = np.maximum(np.abs(W).max(axis=1, keepdims=True), 1e-12)
-    sig_w = amax * profile.weight_sigma(np.abs(W) / amax) * scale
-    W_used = W + sig_w * rng.standard_normal(W.shape)
-    z = x_seen @ W_used.T + b
+    u = np.abs(W) / amax
+    W_used = W + (amax * profile.weight_sigma(u) * scale) * rng.standard_normal(W.shape)
+    # the noisy crossbar sees the centred inputs; the offset W mu is added digitally
+    z = xc @ W_used.T + (b + mu @ W.T if np.ndim(mu) else b)
     var = np.full(z.shape, profile.out_noise**2)
     if profile.w_noise > 0:
-        xr = x_seen / r
+        xr = xc / r
         if profile.w_noise_type == "pcm_read":
-            var = var + profile.w_noise**2 * ((xr * xr) @ (np.abs(W) / amax).T)
+            var += profile.w_noise**2 * ((xr * xr) @ u.T)
         else:
-            var = var + profile.w_noise**2 * (xr * xr).sum(axis=1, keepdims=True)
+            var += profile.w_noise**2 * (xr * xr).sum(axis=1, keepdims=True)
     z += (r * amax.T) * np.sqrt(var) * rng.standard_normal(z.shape) * scale
     return z, x_seen, W_used
 
@@ -311,6 +357,10 @@ class HWALinearClassifier(ClassifierMixin, BaseEstimator):
     profile : HWANoiseProfile, optional
         Precomputed noise profile (skips :func:`hwa_noise_profile`).
     random_state : int, RandomState or None
+    warm_start : fitted linear classifier, optional
+        A model with ``coef_``, ``intercept_`` and the same ``classes_`` (e.g. a
+        :class:`sklearn.svm.LinearSVC` fitted on the same data) to fine-tune;
+        used instead of ``warm_start_plain``.
 
     Attributes
     ----------
@@ -318,12 +368,17 @@ class HWALinearClassifier(ClassifierMixin, BaseEstimator):
     intercept_ : ndarray
     classes_ : ndarray
     profile_ : HWANoiseProfile
+    n_iter_ : int
+        Epochs run (always ``max_iter``: the schedule is fixed).
+    converged_ : bool
+        Whether the weights stayed finite over the whole schedule (there is no
+        tolerance-based stop).
     """
 
     def __init__(
         self, loss="log_loss", *, config="hwa_standard", t_inference=86400.0, noise_scale=2.0,
         alpha=1e-4, clip_sigma=2.5, max_iter=40, batch_size=128, learning_rate_init=0.01,
-        warm_start_plain=True, profile=None, random_state=None,
+        warm_start_plain=True, profile=None, random_state=None, warm_start=None,
     ):
         self.loss = loss
         self.config = config
@@ -337,6 +392,7 @@ class HWALinearClassifier(ClassifierMixin, BaseEstimator):
         self.warm_start_plain = warm_start_plain
         self.profile = profile
         self.random_state = random_state
+        self.warm_start = warm_start
 
     def fit(self, X, y, sample_weight=None):
         """Fit on (X, y) with optional sample weights; returns self."""
@@ -349,19 +405,17 @@ class HWALinearClassifier(ClassifierMixin, BaseEstimator):
         profile = _resolve_profile(self.config, self.t_inference, self.profile)
         n, d = X.shape
         k = 1 if classes.size == 2 else classes.size
-        W, b = self._init(X, y_idx, sw, classes.size, k, gen)
-        r_static = None
-        if profile.input_scaling == "range":
-            r_static = max(profile.input_range_alpha * float(X.std()), 1e-12)
+        W, b = self._init(X, y_idx, sw, classes, k, gen)
         lr = self.learning_rate_init * max(float(np.abs(W).max()), 1e-3)
         opt = _Adam([W, b], lr)
         sw_norm = sw / sw.mean()
+        state: dict = {}
         for _ in range(self.max_iter):
             order = gen.permutation(n)
             for start in range(0, n, self.batch_size):
                 idx = order[start : start + self.batch_size]
                 z, xs, _ = _noisy_linear(
-                    X[idx], W, b, profile, gen, self.noise_scale, r_static
+                    X[idx], W, b, profile, gen, self.noise_scale, state
                 )
                 g = _loss_grad(z, y_idx[idx], classes.size, self.loss, sw_norm[idx])
                 gW = g.T @ xs + self.alpha * W
@@ -372,10 +426,25 @@ class HWALinearClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         self.profile_ = profile
         self.n_features_in_ = d
+        self.n_iter_ = int(self.max_iter)
+        self.converged_ = bool(np.isfinite(W).all() and np.isfinite(b).all())
         return self
 
-    def _init(self, X, y_idx, sw, n_classes, k, gen):
+    def _init(self, X, y_idx, sw, classes, k, gen):
         d = X.shape[1]
+        ws = self.warm_start
+        if ws is not None:
+            coef = getattr(ws, "coef_", None)
+            if (coef is None or np.shape(coef) != (k, d)
+                    or not np.array_equal(np.asarray(getattr(ws, "classes_", [])), classes)):
+                raise InputError(
+                    f"warm_start must be a fitted linear model with coef_ of shape {(k, d)} "
+                    f"and classes_ {classes.tolist()}"
+                )
+            W = np.array(coef, dtype=np.float64)
+            b = np.broadcast_to(np.asarray(ws.intercept_, dtype=np.float64), (k,)).copy()
+            _clip_rows(W, self.clip_sigma)
+            return W, b
         if not self.warm_start_plain:
             return np.zeros((k, d)), np.zeros(k)
         if self.loss == "log_loss":
@@ -425,8 +494,22 @@ class HWAMLPClassifier(ClassifierMixin, BaseEstimator):
         As in :class:`HWALinearClassifier` (``learning_rate_init`` is the absolute
         Adam step here; ``max_iter`` defaults to 100 epochs).
     warm_start : MLPClassifier or HWAMLPClassifier, optional
-        A fitted network of the same architecture to fine-tune.
+        A fitted ReLU network of the same architecture to fine-tune.
+
+    Attributes
+    ----------
+    coefs_, intercepts_, classes_, n_layers_, n_outputs_, out_activation_
+        As in :class:`sklearn.neural_network.MLPClassifier`.
+    activation : str
+        Always ``"relu"`` (class attribute, for code written against MLPClassifier).
+    profile_ : HWANoiseProfile
+    n_iter_ : int
+        Epochs run (always ``max_iter``: the schedule is fixed).
+    converged_ : bool
+        Whether the weights stayed finite over the whole schedule.
     """
+
+    activation = "relu"
 
     def __init__(
         self, hidden_layer_sizes=(64,), *, config="hwa_standard", t_inference=86400.0,
@@ -466,6 +549,7 @@ class HWAMLPClassifier(ClassifierMixin, BaseEstimator):
         opt = _Adam(params, self.learning_rate_init)
         sw_norm = sw / sw.mean()
         n_layers = len(Ws)
+        states: list[dict] = [{} for _ in range(n_layers)]
         for _ in range(self.max_iter):
             order = gen.permutation(n)
             for start in range(0, n, self.batch_size):
@@ -474,7 +558,7 @@ class HWAMLPClassifier(ClassifierMixin, BaseEstimator):
                 cache = []
                 for li in range(n_layers):
                     z, xs, W_used = _noisy_linear(h, Ws[li], bs[li], profile, gen,
-                                                  self.noise_scale)
+                                                  self.noise_scale, states[li])
                     cache.append((xs, W_used, z))
                     h = np.maximum(z, 0.0) if li < n_layers - 1 else z
                 g = _loss_grad(h, y_idx[idx], classes.size, "log_loss", sw_norm[idx])
@@ -495,6 +579,8 @@ class HWAMLPClassifier(ClassifierMixin, BaseEstimator):
         self.n_layers_ = n_layers + 1
         self.n_outputs_ = k
         self.out_activation_ = "logistic" if k == 1 else "softmax"
+        self.n_iter_ = int(self.max_iter)
+        self.converged_ = bool(all(np.isfinite(W).all() for W in Ws))
         self.profile_ = profile
         self.n_features_in_ = d
         return self
@@ -506,6 +592,11 @@ class HWAMLPClassifier(ClassifierMixin, BaseEstimator):
             shapes = list(zip(dims[:-1], dims[1:], strict=True))
             if coefs is None or [c.shape for c in coefs] != shapes:
                 raise InputError(f"warm_start must be a fitted MLP with layer shapes {shapes}")
+            if getattr(ws, "activation", "relu") != "relu":
+                raise InputError(
+                    f"warm_start has activation={ws.activation!r}; HWA training supports "
+                    "ReLU networks only"
+                )
             return [c.T.copy() for c in coefs], [b.copy() for b in ws.intercepts_]
         Ws, bs = [], []
         for fan_in, fan_out in zip(dims[:-1], dims[1:], strict=True):
@@ -580,6 +671,120 @@ def hwa_fit_mlp(X, y, sample_weight=None, config="hwa_standard", t_inference=864
     """
     est = HWAMLPClassifier(hidden_layer_sizes, config=config, t_inference=t_inference,
                            random_state=random_state, **params)
+    return est.fit(X, y, sample_weight=sample_weight)
+
+
+def hwa_spec(spec) -> tuple[str, float]:
+    """Preset and inference time of an HWA target such as ``"hwa_standard@1d"``.
+
+    Accepts ``PRESET``, ``PRESET@T`` and the backend forms ``analog``,
+    ``analog:PRESET`` and ``analog:PRESET@T`` (default preset ``hwa_standard``,
+    default time 1 day).
+
+    Returns
+    -------
+    preset : str
+    t_inference : float
+        Seconds after programming.
+
+    Raises
+    ------
+    InputError
+        For anything that is not a string naming a known preset and a valid time.
+
+    Examples
+    --------
+    >>> hwa_spec("hermes@1h"), hwa_spec("analog")
+    (('hermes', 3600.0), ('hwa_standard', 86400.0))
+    """
+    from .backend import DEFAULT_PRESET, DEFAULT_T_INFERENCE, parse_time
+    from .config import PRESETS
+
+    if not isinstance(spec, str) or not spec.strip():
+        raise InputError(
+            f"hwa must be a preset with an optional time such as 'hwa_standard@1d', "
+            f"got {spec!r}"
+        )
+    text = spec.strip()
+    if text == "analog" or text.startswith(("analog:", "analog@")):
+        text = text[len("analog"):].lstrip(":")
+        text = text if text and not text.startswith("@") else DEFAULT_PRESET + text
+    preset, sep, when = text.partition("@")
+    preset = preset.strip()
+    if preset not in PRESETS:
+        raise InputError(
+            f"hwa={spec!r}: unknown analog preset {preset!r}; choose one of: "
+            f"{', '.join(PRESETS)} (optionally with @TIME, e.g. hwa_standard@1d)"
+        )
+    if sep and not when.strip():
+        raise InputError(f"hwa={spec!r} has '@' but no time; write e.g. {preset}@1d")
+    try:
+        t = parse_time(when) if sep else DEFAULT_T_INFERENCE
+    except InputError as exc:
+        raise InputError(f"hwa={spec!r}: {exc}") from None
+    return preset, t
+
+
+def hwa_finetune(model, X, y, sample_weight=None, target="hwa_standard@1d", *,
+                 loss="log_loss", noise_scale=2.0, max_iter=None, alpha=1e-4,
+                 random_state=None):
+    """Fine-tune a fitted linear model or ReLU MLP with noise injection for ``target``.
+
+    The model's weights are the starting point (a plain fit on the same data);
+    training then continues with the noise of ``target`` (a preset at a time,
+    :func:`hwa_spec`) injected into every forward pass.
+
+    Parameters
+    ----------
+    model : fitted classifier
+        Anything with ``coef_``/``intercept_``/``classes_`` (linear SVM,
+        logistic regression) or ``coefs_``/``intercepts_`` (ReLU MLP).
+    X : array_like, shape (n, d)
+        The (preprocessed) training inputs the model was fitted on.
+    y : array_like, shape (n,)
+    sample_weight : array_like, shape (n,), optional
+        Coreset weights.
+    target : str
+        ``PRESET@T``, e.g. ``"hwa_standard@1d"``.
+    loss : {"log_loss", "hinge"}
+        Loss of a linear model (``hinge`` is the squared hinge of a linear SVM).
+    noise_scale : float
+        Multiplier on the injected noise.
+    max_iter : int or None
+        Epochs (default 40 for a linear model, 30 for an MLP).
+    alpha : float
+        L2 penalty on the mean loss.
+    random_state : int or None
+
+    Returns
+    -------
+    HWALinearClassifier or HWAMLPClassifier
+        Fitted.
+
+    Raises
+    ------
+    InputError
+        For a model of another kind, a bad target or bad data.
+    """
+    config, t = hwa_spec(target)
+    if hasattr(model, "coefs_"):
+        sizes = tuple(int(c.shape[1]) for c in model.coefs_[:-1])
+        est = HWAMLPClassifier(
+            sizes, config=config, t_inference=t, noise_scale=noise_scale, alpha=alpha,
+            max_iter=30 if max_iter is None else max_iter, warm_start=model,
+            random_state=random_state,
+        )
+    elif hasattr(model, "coef_"):
+        est = HWALinearClassifier(
+            loss, config=config, t_inference=t, noise_scale=noise_scale, alpha=alpha,
+            max_iter=40 if max_iter is None else max_iter, warm_start=model,
+            random_state=random_state,
+        )
+    else:
+        raise InputError(
+            f"{type(model).__name__} has neither coef_ nor coefs_; HWA fine-tuning needs a "
+            "fitted linear model or MLP"
+        )
     return est.fit(X, y, sample_weight=sample_weight)
 
 

@@ -204,30 +204,61 @@ class AnalogMatrix:
         self.t = t
         return self
 
-    def calibrate_input_range(self, X) -> AnalogMatrix:
-        """Set each tile's static input range to ``init_std_alpha * std`` of its inputs.
+    def calibrate_input_range(self, X, *, output_quantile: float | None = None) -> AnalogMatrix:
+        """Set each tile's static input range from the inputs ``X``.
 
         Only for configurations with ``pre_post.input_range.enable``; AIHWKit learns
-        this range during training, its data initialisation is what is done here.
+        this range during training, its data initialisation is what is done here:
+        ``r = init_std_alpha * std`` of the tile's inputs.
+
+        With a static range and no bound management (``hwa_standard``) a tile's
+        outputs are ``(x / r) . w`` with ``|w| <= omega``; inputs that add up
+        coherently (non-negative data, a weight row aligned with the data) then
+        drive the outputs past ``out_bound`` and the ADC clips them. With
+        ``output_quantile=q`` the range is also raised, per tile, until the
+        ``q``-quantile of the tile's noise-free ``|output|`` on ``X`` sits at
+        ``out_bound``: ``r = max(init_std_alpha * std, quantile_q(|x W_tile^T|) /
+        out_bound)``. This trades DAC resolution for output headroom, as the range
+        learned in hardware-aware training does.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, in_features)
+            Calibration inputs.
+        output_quantile : float in (0, 1] or None
+            Quantile of ``|output|`` to fit inside the ADC range (None: off).
 
         Raises
         ------
         InputError
-            If the input range is disabled, or for bad ``X``.
+            If the input range is disabled, for bad ``X`` or a bad quantile.
         """
         rng_cfg = self.config.pre_post.input_range
         if not rng_cfg.enable:
             raise InputError(
                 "calibrate_input_range needs config.pre_post.input_range.enable=True"
             )
+        if output_quantile is not None and not (
+            isinstance(output_quantile, (float, int, np.floating)) and 0 < output_quantile <= 1
+        ):
+            raise InputError(
+                f"output_quantile must be in (0, 1] or None, got {output_quantile!r}"
+            )
         X = self._check_inputs(X)
+        bound = self.config.forward.out_bound
         for j, si in enumerate(self._in_slices):
             part = X[:, si]
             r = rng_cfg.init_std_alpha * float(part.std(dtype=np.float64))
             if not r > 0:
                 r = float(np.abs(part).max()) or rng_cfg.init_value
             for row in self._tiles:
-                row[j].input_range = r
+                tile = row[j]
+                r_tile = r
+                if output_quantile is not None and not self.config.forward.is_perfect:
+                    y = np.abs(part.astype(np.float64, copy=False) @ tile.w_target.T)
+                    need = float(np.quantile(y, output_quantile)) / bound
+                    r_tile = max(r, need)
+                tile.input_range = r_tile
         return self
 
     def analog_weights(self) -> np.ndarray:

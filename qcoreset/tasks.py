@@ -703,6 +703,28 @@ def _param_sizes(value, name: str) -> tuple[int, ...]:
     return sizes
 
 
+def _param_hwa(value, name: str) -> str | None:
+    """None, or an analog target ``PRESET[@T]``, stored as ``preset@time`` (``hwa_standard@1d``).
+
+    ``qcoreset.analog`` is imported only here, when a target is given.
+    """
+    if value is None:
+        return None
+    from .analog import format_time, hwa_spec
+
+    preset, t = hwa_spec(value)
+    return f"{preset}@{format_time(t)}"
+
+
+# Hardware-aware training, shared by the classifier tasks: with ``hwa`` set, the plain
+# fit is fine-tuned with the noise of that analog preset and time injected.
+_HWA_PARAMS = {
+    "hwa": (None, _param_hwa),
+    "hwa_noise_scale": (2.0, _nonneg_float),
+    "hwa_epochs": (None, lambda v, n: None if v is None else check_int(v, n, 1)),
+}
+
+
 _LABEL_HINT = (
     "pass labelled data (y: an .npz with arrays X and y, a CSV with a label column, or a "
     "labelled builtin dataset) and a coreset built with labels"
@@ -1090,6 +1112,22 @@ class _ClassifierTask(Task):
         pre, clf = self._split(model)
         return int((pre if pre is not None else clf).n_features_in_)
 
+    def _hwa(self, pipe: Pipeline, X, y, w, random_state, *, loss: str,
+             alpha: float) -> Pipeline:
+        """The fitted pipeline, its classifier fine-tuned for ``params["hwa"]`` when set."""
+        target = self.params.get("hwa")
+        if target is None:
+            return pipe
+        from .analog import hwa_finetune
+
+        scaler, clf = pipe[0], pipe[-1]
+        tuned = hwa_finetune(
+            clf, scaler.transform(X), y, w, target, loss=loss,
+            noise_scale=self.params["hwa_noise_scale"], max_iter=self.params["hwa_epochs"],
+            alpha=alpha, random_state=_int_seed(random_state),
+        )
+        return Pipeline([("scaler", scaler), ("clf", tuned)])
+
     def _inputs(self, model, X: np.ndarray) -> tuple[np.ndarray, Any]:
         pre, clf = self._split(model)
         return (X if pre is None else pre.transform(X)), clf
@@ -1182,6 +1220,18 @@ class SVMTask(_ClassifierTask):
     solver : {"lbfgs", "liblinear"}, default="lbfgs"
     scale_floor : float, default=0.1
         Lower bound of each feature's scale, relative to the mean scale (0: none).
+    hwa : str or None, default=None
+        Analog target ``PRESET[@T]`` of the noise injection (None: plain training).
+    hwa_noise_scale : float, default=2.0
+        Multiplier on the injected noise.
+    hwa_epochs : int or None, default=None
+        Fine-tuning epochs (None: 40 for linear models, 30 for the MLP).
+
+    Hardware-aware training (``hwa``): with ``hwa="PRESET@T"`` (e.g.
+    ``"hwa_standard@1d"``; ``"PRESET"`` means 1 day) the plain fit is the starting
+    point of a fine-tuning with the noise of that analog preset at that time injected
+    into every forward pass (:func:`qcoreset.analog.hwa_finetune`), so that the model
+    keeps its accuracy on the crossbar. ``qcoreset.analog`` is imported only then.
     """
 
     name = "svm"
@@ -1191,6 +1241,7 @@ class SVMTask(_ClassifierTask):
         "tol": (1e-4, _positive_float),
         "solver": ("lbfgs", _param_choice("lbfgs", "liblinear")),
         "scale_floor": _SCALE_FLOOR,
+        **_HWA_PARAMS,
     }
 
     def _fit(self, X, y, w, random_state) -> Pipeline:
@@ -1200,7 +1251,8 @@ class SVMTask(_ClassifierTask):
         else:
             clf = LinearSVC(C=p["C"], max_iter=p["max_iter"], tol=p["tol"],
                             random_state=_int_seed(random_state))
-        return self._fit_pipeline(clf, X, y, w)
+        return self._hwa(self._fit_pipeline(clf, X, y, w), X, y, w, random_state,
+                         loss="hinge", alpha=1.0 / (p["C"] * w.sum()))
 
     def converged(self, model) -> bool:
         """Whether the SVM solver stopped before its iteration limit."""
@@ -1238,6 +1290,18 @@ class LogRegTask(_ClassifierTask):
     tol : float, default=1e-4
     scale_floor : float, default=0.1
         Lower bound of each feature's scale, relative to the mean scale (0: none).
+    hwa : str or None, default=None
+        Analog target ``PRESET[@T]`` of the noise injection (None: plain training).
+    hwa_noise_scale : float, default=2.0
+        Multiplier on the injected noise.
+    hwa_epochs : int or None, default=None
+        Fine-tuning epochs (None: 40 for linear models, 30 for the MLP).
+
+    Hardware-aware training (``hwa``): with ``hwa="PRESET@T"`` (e.g.
+    ``"hwa_standard@1d"``; ``"PRESET"`` means 1 day) the plain fit is the starting
+    point of a fine-tuning with the noise of that analog preset at that time injected
+    into every forward pass (:func:`qcoreset.analog.hwa_finetune`), so that the model
+    keeps its accuracy on the crossbar. ``qcoreset.analog`` is imported only then.
     """
 
     name = "logreg"
@@ -1246,17 +1310,21 @@ class LogRegTask(_ClassifierTask):
         "max_iter": (100, _param_int(1)),
         "tol": (1e-4, _positive_float),
         "scale_floor": _SCALE_FLOOR,
+        **_HWA_PARAMS,
     }
 
     def _fit(self, X, y, w, random_state) -> Pipeline:
         p = self.params
         clf = LogisticRegression(C=p["C"], max_iter=p["max_iter"], tol=p["tol"],
                                  random_state=_int_seed(random_state))
-        return self._fit_pipeline(clf, X, y, w)
+        return self._hwa(self._fit_pipeline(clf, X, y, w), X, y, w, random_state,
+                         loss="log_loss", alpha=1.0 / (p["C"] * w.sum()))
 
     def converged(self, model) -> bool:
-        """Whether L-BFGS stopped before ``max_iter``."""
+        """Whether L-BFGS stopped before ``max_iter`` (HWA: the model's ``converged_``)."""
         clf = self._split(model)[1]
+        if hasattr(clf, "converged_"):
+            return bool(clf.converged_)
         return bool(np.max(clf.n_iter_) < clf.max_iter)
 
     def _evaluate(self, model, X, y, w, backend):
@@ -1331,6 +1399,18 @@ class MLPTask(_ClassifierTask):
         Rows per epoch at least (tiling or replication), when the weights allow.
     scale_floor : float, default=0.1
         Lower bound of each feature's scale, relative to the mean scale (0: none).
+    hwa : str or None, default=None
+        Analog target ``PRESET[@T]`` of the noise injection (None: plain training).
+    hwa_noise_scale : float, default=2.0
+        Multiplier on the injected noise.
+    hwa_epochs : int or None, default=None
+        Fine-tuning epochs (None: 40 for linear models, 30 for the MLP).
+
+    Hardware-aware training (``hwa``): with ``hwa="PRESET@T"`` (e.g.
+    ``"hwa_standard@1d"``; ``"PRESET"`` means 1 day) the plain fit is the starting
+    point of a fine-tuning with the noise of that analog preset at that time injected
+    into every forward pass (:func:`qcoreset.analog.hwa_finetune`), so that the model
+    keeps its accuracy on the crossbar. ``qcoreset.analog`` is imported only then.
     """
 
     name = "mlp"
@@ -1347,6 +1427,7 @@ class MLPTask(_ClassifierTask):
         "replicate_factor": (10.0, _positive_float),
         "min_rows": (2000, _param_int(1)),
         "scale_floor": _SCALE_FLOOR,
+        **_HWA_PARAMS,
     }
 
     def weighting_used(self) -> str:
@@ -1369,6 +1450,16 @@ class MLPTask(_ClassifierTask):
         return mode
 
     def _fit(self, X, y, w, random_state) -> Pipeline:
+        p = self.params
+        if p["hwa"] is not None and p["activation"] != "relu":
+            raise InputError(
+                f"hwa needs activation='relu' (the analog MLP is a ReLU network); got "
+                f"activation={p['activation']!r}"
+            )
+        return self._hwa(self._fit_plain(X, y, w, random_state), X, y, w, random_state,
+                         loss="log_loss", alpha=p["alpha"] / p["batch_size"])
+
+    def _fit_plain(self, X, y, w, random_state) -> Pipeline:
         p = self.params
         mode = self.weighting_used()
         seed = _int_seed(random_state)
@@ -1401,8 +1492,10 @@ class MLPTask(_ClassifierTask):
             clf, X, y, w, fit_X=lambda Xs: Xs[idx], fit_y=y[idx], fit_w=fit_w)
 
     def converged(self, model) -> bool:
-        """Whether training stopped before ``max_iter`` epochs."""
+        """Whether training stopped before ``max_iter`` epochs (HWA: ``converged_``)."""
         clf = self._split(model)[1]
+        if hasattr(clf, "converged_"):
+            return bool(clf.converged_)
         return bool(clf.n_iter_ < clf.max_iter)
 
     def _check_model(self, model) -> None:

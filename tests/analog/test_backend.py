@@ -181,24 +181,29 @@ def test_hwa_estimators_are_sklearn_compatible(rng):
 
 
 def test_hwa_training_reduces_the_analog_accuracy_drop():
-    """MLP on synthetic 5-class data, hwa_standard at 1 day: HWA shrinks the drop."""
+    """MLP on synthetic 5-class data, hwa_standard at 1 day: HWA shrinks the drop.
+
+    The drop is measured from the digital accuracy of the plain model (what a user
+    would get without the crossbar) to the analog accuracy of each model.
+    """
     profile = hwa_noise_profile("hwa_standard", 86400.0)
-    drops = {0.0: [], 2.0: []}
+    digital_plain, analog_acc = [], {0.0: [], 2.0: []}
     for data_seed in range(3):
         X, y = make_classification(n_samples=4000, n_features=40, n_informative=20,
                                    n_classes=5, class_sep=1.2, random_state=data_seed)
         X = StandardScaler().fit_transform(X)
         Xtr, ytr, Xte, yte = X[:2000], y[:2000], X[2000:], y[2000:]
-        for scale in drops:
+        for scale in analog_acc:
             model = hwa_fit_mlp(Xtr, ytr, hidden_layer_sizes=(64,), max_iter=100,
                                 noise_scale=scale, profile=profile, random_state=0)
-            digital = (model.predict(Xte) == yte).mean()
-            analog = np.mean([
+            if scale == 0.0:
+                digital_plain.append((model.predict(Xte) == yte).mean())
+            analog_acc[scale].append(np.mean([
                 (analog_predict(model, Xte, AnalogBackend("hwa_standard", "1d", seed=s))
                  == yte).mean()
                 for s in (0, 1)
-            ])
-            drops[scale].append(digital - analog)
-    plain, hwa = np.mean(drops[0.0]), np.mean(drops[2.0])
-    assert plain > 0.01  # the problem is hard enough for the drop to matter
-    assert hwa < plain - 0.003
+            ]))
+    plain = np.mean(digital_plain) - np.mean(analog_acc[0.0])
+    hwa = np.mean(digital_plain) - np.mean(analog_acc[2.0])
+    assert plain > 0.008  # the problem is hard enough for the drop to matter
+    assert hwa < plain - 0.004
