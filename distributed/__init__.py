@@ -42,11 +42,12 @@ from .container import (
     read_container_header,
     split_container,
 )
-from .reduce import DistributedResult, rank_seed, reduce_distributed
+from .reduce import DistributedResult, rank_seed, reduce_distributed, reduce_parts
 from .split import SPLITS, assign_ranks, block_range, parse_split, split_rows
 
 __all__ = [
     "reduce_distributed",
+    "reduce_parts",
     "DistributedResult",
     "rank_seed",
     "RankError",

@@ -46,7 +46,7 @@ from .allocation import (
 )
 from .container import container_overhead_bits, decode_container, encode_container
 
-__all__ = ["DistributedResult", "reduce_distributed", "rank_seed"]
+__all__ = ["DistributedResult", "reduce_distributed", "reduce_parts", "rank_seed"]
 
 
 @dataclass
@@ -77,8 +77,9 @@ class DistributedResult:
         On the root: the container with all payloads (:mod:`.container`); else None.
     coreset : DecodedPayload or None
         On the root: the decoded union (points, weights, labels, merged header).
-    local : QuantizedCoreset or None
-        This rank's fitted reduction (None for a rank without rows).
+    local : QuantizedCoreset, list or None
+        This rank's fitted reduction (None for a rank without rows); from
+        :func:`reduce_parts`, the list of every part's.
     curves : list or None
         On the root, for ``optimal``: every rank's ``(budgets, errors)`` proxy points.
     timings : dict
@@ -98,7 +99,7 @@ class DistributedResult:
     masses: np.ndarray
     payload: bytes | None = None
     coreset: DecodedPayload | None = None
-    local: QuantizedCoreset | None = None
+    local: QuantizedCoreset | list | None = None
     curves: list | None = None
     timings: dict = field(default_factory=dict)
 
@@ -138,6 +139,222 @@ def _local_input(X, y, sample_weight, n_rows):
     labels = None if y is None else check_labels(y, n)
     rows = n if n_rows is None else check_int(n_rows, "n_rows", 1)
     return X, labels, u, rows, d, float(u.sum())
+
+
+# The per-rank steps, shared by the MPI collective and the in-process simulation.
+
+
+@dataclass
+class _Params:
+    allocation: str
+    method: str
+    quantizer: str
+    bits: object
+    proxy: str
+    n_clusters: int
+    curve_points: int
+
+    def curve_kw(self, y, u, seed) -> dict:
+        return dict(y=y, sample_weight=u, method=self.method, quantizer=self.quantizer,
+                    bits=self.bits, proxy=self.proxy, n_clusters=self.n_clusters,
+                    random_state=seed)
+
+
+def _check_params(allocation, curve_points, **kw) -> _Params:
+    if allocation not in ALLOCATIONS:
+        raise InputError(f"unknown allocation {allocation!r}; use one of {', '.join(ALLOCATIONS)}")
+    return _Params(allocation=allocation,
+                   curve_points=check_int(curve_points, "curve_points", 2, 1000), **kw)
+
+
+def _check_table(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(rows, masses, live, d) from the (rows, d, mass, labelled) table of all ranks."""
+    size = table.shape[0]
+    n_all = table[:, 0].astype(np.int64)
+    d_all = table[:, 1].astype(np.int64)
+    live = n_all > 0
+    if not live.any():
+        raise RankError({r: "holds no rows" for r in range(size)})
+    ref = int(np.argmax(live))
+    d_ref = int(d_all[ref])
+    wrong = {int(r): f"has {d_all[r]} features but rank {ref} has {d_ref}; every rank needs "
+             "the same columns" for r in range(size) if d_all[r] != d_ref}
+    if wrong:
+        raise RankError(wrong)
+    labelled = table[live, 3]
+    if labelled.min() != labelled.max():
+        raise RankError({int(r): "has no labels while other ranks have some; give labels on "
+                         "every rank or on none" for r in np.flatnonzero(live)
+                         if table[r, 3] == 0})
+    return n_all, table[:, 2].copy(), live, d_ref
+
+
+def _budgets(budget, n_total: int, d: int, size: int) -> tuple[int, int]:
+    """(B, bits the payloads may use: B minus the framing, in whole bytes)."""
+    budget_bits = parse_budget(budget, n_total, d)
+    available = (budget_bits - container_overhead_bits(size)) // BYTE * BYTE
+    if available <= 0:
+        raise BudgetError(
+            f"budget {budget_bits} bits does not even hold the {container_overhead_bits(size)}"
+            f"-bit framing of {size} payloads; raise the budget"
+        )
+    return budget_bits, available
+
+
+def _local_minimum(Xl, yl, ul, available, params: _Params, seed) -> int:
+    if Xl is None:
+        return 0
+    return int(error_curve(Xl, [available], **params.curve_kw(yl, ul, seed)).minimum_bits)
+
+
+def _local_curve(Xl, yl, ul, lo, hi, params: _Params, seed) -> np.ndarray:
+    """(2, curve_points) buffer: budgets and predicted errors, NaN-padded."""
+    buf = np.full((2, params.curve_points), np.nan)
+    if Xl is not None:
+        grid = curve_budgets(int(lo), int(hi), params.curve_points)
+        c = error_curve(Xl, grid, **params.curve_kw(yl, ul, seed))
+        buf[0, : grid.shape[0]] = grid
+        buf[1, : grid.shape[0]] = np.where(np.isfinite(c.errors), c.errors, np.nan)
+    return buf
+
+
+def _local_cost(Xl, ul, params: _Params, seed) -> float:
+    if Xl is None:
+        return 0.0
+    return local_clustering_cost(Xl, ul, n_clusters=params.n_clusters, random_state=seed)
+
+
+def _curves_from(allbuf: np.ndarray, live: np.ndarray) -> list:
+    curves = []
+    for r in range(allbuf.shape[0]):
+        ok = ~np.isnan(allbuf[r, 0])
+        curves.append((allbuf[r, 0, ok], allbuf[r, 1, ok]) if live[r] else None)
+    return curves
+
+
+def _split(params: _Params, curves, costs, n_all, live, masses, available, minimums,
+           maximums) -> np.ndarray:
+    """The allocation rule (on the root)."""
+    if params.allocation == "optimal":
+        return optimal_allocation(curves, masses, available, minimums, maximums)
+    shares = {"equal": live.astype(np.float64), "size": n_all.astype(np.float64),
+              "cost": costs}[params.allocation]
+    return proportional_allocation(shares, available, minimums)
+
+
+def _local_payload(Xl, yl, ul, bits: int, params: _Params, seed):
+    if Xl is None:
+        return None, b""
+    qc = QuantizedCoreset(budget=int(bits), method=params.method, quantizer=params.quantizer,
+                          bits=params.bits, proxy=params.proxy, n_clusters=params.n_clusters,
+                          random_state=seed).fit(Xl, yl, sample_weight=ul)
+    payload = qc.to_bytes()
+    if 8 * len(payload) > bits:  # the encoder guarantees it; never trust blindly
+        raise RuntimeError(f"payload of {8 * len(payload)} bits exceeds {bits}")
+    return qc, payload
+
+
+def reduce_parts(
+    parts,
+    *,
+    budget,
+    allocation: str = "optimal",
+    method: str = "sensitivity",
+    quantizer: str = "fixed",
+    bits="auto",
+    proxy: str = "auto",
+    n_clusters: int = 10,
+    curve_points: int = 16,
+    random_state: int = 0,
+) -> DistributedResult:
+    """The distributed reduction of ``parts`` simulated in one process (no MPI).
+
+    Runs exactly the per-rank steps of :func:`reduce_distributed` one part after the
+    other, so the container it returns equals the one an MPI job with ``len(parts)`` ranks
+    writes for the same seed. For benchmarks and tests.
+
+    Parameters
+    ----------
+    parts : sequence
+        One entry per rank: an array ``X``, or a tuple ``(X, y)`` or ``(X, y, sample_weight)``.
+    budget, allocation, method, quantizer, bits, proxy, n_clusters, curve_points
+        As in :func:`reduce_distributed`.
+    random_state : int
+        Seed of the job (rank i uses :func:`rank_seed` ``(seed, i)``).
+
+    Returns
+    -------
+    DistributedResult
+        As on the root of the MPI job (``rank == 0``); ``local`` is the list of the
+        parts' fitted :class:`QuantizedCoreset` (None for empty parts).
+
+    Raises
+    ------
+    RankError
+        Naming the parts whose data or reduction failed.
+    BudgetError
+        When the budget cannot hold every part's header.
+    """
+    t0 = time.perf_counter()
+    params = _check_params(allocation, curve_points, method=method, quantizer=quantizer,
+                           bits=bits, proxy=proxy, n_clusters=n_clusters)
+    size = len(parts)
+    if size == 0:
+        raise InputError("parts is empty; pass one array (or tuple) per rank")
+    seeds = [rank_seed(check_int(random_state, "random_state", 0), r) for r in range(size)]
+
+    def each(fn, *args_per_part):
+        out, errors = [], {}
+        for r in range(size):
+            try:
+                out.append(fn(r, *(a[r] for a in args_per_part)))
+            except Exception as exc:  # noqa: BLE001 - reported per part below
+                errors[r] = str(exc)
+                out.append(None)
+        if errors:
+            raise RankError(errors)
+        return out
+
+    tuples = [p if isinstance(p, tuple) else (p,) for p in parts]
+    local = each(lambda r, t: _local_input(t[0], t[1] if len(t) > 1 else None,
+                                           t[2] if len(t) > 2 else None, None), tuples)
+    table = np.array([[rows, d, mass, 0.0 if yl is None else 1.0]
+                      for _, yl, _, rows, d, mass in local], dtype=np.float64)
+    n_all, masses, live, d = _check_table(table)
+    budget_bits, available = _budgets(budget, int(n_all.sum()), d, size)
+    minimums = np.array(each(lambda r, loc: _local_minimum(loc[0], loc[1], loc[2], available,
+                                                           params, seeds[r]), local),
+                        dtype=np.int64)
+    check_minimums(available, minimums, framing=budget_bits - available)
+    maximums = np.where(live, available - (minimums.sum() - minimums), 0)
+    curves = costs = None
+    if allocation == "optimal":
+        allbuf = np.stack(each(lambda r, loc: _local_curve(loc[0], loc[1], loc[2], minimums[r],
+                                                           maximums[r], params, seeds[r]),
+                               local))
+        curves = _curves_from(allbuf, live)
+    elif allocation == "cost":
+        costs = np.array(each(lambda r, loc: _local_cost(loc[0], loc[2], params, seeds[r]),
+                              local))
+    alloc = _split(params, curves, costs, n_all, live, masses, available, minimums, maximums)
+    t_alloc = time.perf_counter()
+    fitted = each(lambda r, loc: _local_payload(loc[0], loc[1], loc[2], alloc[r], params,
+                                                seeds[r]), local)
+    t_reduce = time.perf_counter()
+    payloads = [p for _, p in fitted]
+    result = DistributedResult(
+        rank=0, n_ranks=size, allocation_rule=allocation, budget_bits=int(budget_bits),
+        available_bits=int(available), allocation=alloc,
+        payload_bits=np.array([8 * len(p) for p in payloads], dtype=np.int64),
+        minimum_bits=minimums, n_rows=n_all, masses=masses,
+        local=[qc for qc, _ in fitted], curves=curves,
+    )
+    result.payload = encode_container(payloads, n_all.tolist())
+    result.coreset = decode_container(result.payload)
+    t_end = time.perf_counter()
+    result.timings = {"allocate": t_alloc - t0, "reduce": t_reduce - t_alloc,
+                      "total": t_end - t0}
+    return result
 
 
 def reduce_distributed(
@@ -211,10 +428,9 @@ def reduce_distributed(
     t0 = time.perf_counter()
     comm = get_comm(comm)
     rank, size = comm.Get_rank(), comm.Get_size()
-    if allocation not in ALLOCATIONS:
-        raise InputError(f"unknown allocation {allocation!r}; use one of {', '.join(ALLOCATIONS)}")
+    params = _check_params(allocation, curve_points, method=method, quantizer=quantizer,
+                           bits=bits, proxy=proxy, n_clusters=n_clusters)
     root = check_int(root, "root", 0, size - 1)
-    curve_points = check_int(curve_points, "curve_points", 2, 1000)
     if random_state is None:
         random_state = comm.bcast(
             int(np.random.SeedSequence().generate_state(1)[0]) if rank == root else None,
@@ -227,89 +443,35 @@ def reduce_distributed(
     stats = np.array([rows, d, mass, 0.0 if yl is None else 1.0], dtype=np.float64)
     table = np.empty((size, 4), dtype=np.float64)
     comm.Allgather(stats, table)
-    n_all = table[:, 0].astype(np.int64)
-    d_all = table[:, 1].astype(np.int64)
-    masses = table[:, 2].copy()
-    live = n_all > 0
-    if not live.any():
-        raise RankError({r: "holds no rows" for r in range(size)})
-    d_ref = int(d_all[np.argmax(live)])
-    wrong = {int(r): f"has {d_all[r]} features but rank {int(np.argmax(live))} has {d_ref}; "
-             "every rank needs the same columns" for r in range(size) if d_all[r] != d_ref}
-    if wrong:
-        raise RankError(wrong)
-    labelled = table[live, 3]
-    if labelled.min() != labelled.max():
-        raise RankError({int(r): "has no labels while other ranks have some; give labels on "
-                         "every rank or on none" for r in np.flatnonzero(live)
-                         if table[r, 3] == 0})
-    budget_bits = parse_budget(budget, int(n_all.sum()), d_ref)
-    available = (budget_bits - container_overhead_bits(size)) // BYTE * BYTE
-    if available <= 0:
-        raise BudgetError(
-            f"budget {budget_bits} bits does not even hold the {container_overhead_bits(size)}"
-            f"-bit framing of {size} payloads; raise the budget"
-        )
+    n_all, masses, live, d_ref = _check_table(table)  # same table, same verdict everywhere
+    budget_bits, available = _budgets(budget, int(n_all.sum()), d_ref, size)
     t_valid = time.perf_counter()
 
     # 3: minimum payloads ----------------------------------------------------------------
-    curve_kw = dict(y=yl, sample_weight=ul, method=method, quantizer=quantizer, bits=bits,
-                    proxy=proxy, n_clusters=n_clusters, random_state=seed)
-
-    def minimum():
-        if Xl is None:
-            return 0
-        return int(error_curve(Xl, [available], **curve_kw).minimum_bits)
-
-    mine = np.array([run_agreed(comm, minimum)], dtype=np.int64)
+    mine = np.array([run_agreed(comm, _local_minimum, Xl, yl, ul, available, params, seed)],
+                    dtype=np.int64)
     minimums = np.empty(size, dtype=np.int64)
     comm.Allgather(mine, minimums)
     check_minimums(available, minimums, framing=budget_bits - available)
     maximums = np.where(live, available - (minimums.sum() - minimums), 0)
 
     # 4: allocation ----------------------------------------------------------------------
-    curves = None
+    curves = costs = None
     if allocation == "optimal":
-        def local_curve():
-            buf = np.full((2, curve_points), np.nan)
-            if Xl is not None:
-                grid = curve_budgets(int(minimums[rank]), int(maximums[rank]), curve_points)
-                c = error_curve(Xl, grid, **curve_kw)
-                buf[0, : grid.shape[0]] = grid
-                buf[1, : grid.shape[0]] = np.where(np.isfinite(c.errors), c.errors, np.nan)
-            return buf
-
-        buf = run_agreed(comm, local_curve)
-        allbuf = np.empty((size, 2, curve_points), dtype=np.float64)
+        buf = run_agreed(comm, _local_curve, Xl, yl, ul, minimums[rank], maximums[rank],
+                         params, seed)
+        allbuf = np.empty((size, 2, params.curve_points), dtype=np.float64)
         comm.Allgather(buf, allbuf)
-        curves = []
-        for r in range(size):
-            ok = ~np.isnan(allbuf[r, 0])
-            curves.append((allbuf[r, 0, ok], allbuf[r, 1, ok]) if live[r] else None)
-    shares = None
-    if allocation == "cost":
-        def local_cost():
-            if Xl is None:
-                return np.zeros(1)
-            return np.array([local_clustering_cost(Xl, ul, n_clusters=n_clusters,
-                                                   random_state=seed)])
-
+        curves = _curves_from(allbuf, live)
+    elif allocation == "cost":
         costs = np.empty(size, dtype=np.float64)
-        comm.Allgather(run_agreed(comm, local_cost), costs)
-        shares = costs
-    elif allocation == "size":
-        shares = n_all.astype(np.float64)
-    elif allocation == "equal":
-        shares = live.astype(np.float64)
-
+        comm.Allgather(np.array([run_agreed(comm, _local_cost, Xl, ul, params, seed)]), costs)
     alloc = np.zeros(size, dtype=np.int64)
     error = None
     if rank == root:
         try:
-            if allocation == "optimal":
-                alloc[:] = optimal_allocation(curves, masses, available, minimums, maximums)
-            else:
-                alloc[:] = proportional_allocation(shares, available, minimums)
+            alloc[:] = _split(params, curves, costs, n_all, live, masses, available, minimums,
+                              maximums)
         except Exception as exc:  # noqa: BLE001 - sent to every rank below
             error = f"the allocation failed on the root: {type(exc).__name__}: {exc}"
     agree(comm, error)
@@ -317,18 +479,7 @@ def reduce_distributed(
     t_alloc = time.perf_counter()
 
     # 5: local reduction -----------------------------------------------------------------
-    def local_reduce():
-        if Xl is None:
-            return None, b""
-        qc = QuantizedCoreset(budget=int(alloc[rank]), method=method, quantizer=quantizer,
-                              bits=bits, proxy=proxy, n_clusters=n_clusters,
-                              random_state=seed).fit(Xl, yl, sample_weight=ul)
-        payload = qc.to_bytes()
-        if 8 * len(payload) > alloc[rank]:  # the encoder guarantees it; never trust blindly
-            raise RuntimeError(f"payload of {8 * len(payload)} bits exceeds {alloc[rank]}")
-        return qc, payload
-
-    qc, payload = run_agreed(comm, local_reduce)
+    qc, payload = run_agreed(comm, _local_payload, Xl, yl, ul, int(alloc[rank]), params, seed)
     t_reduce = time.perf_counter()
 
     # 6: gather the bytes ----------------------------------------------------------------
@@ -344,23 +495,25 @@ def reduce_distributed(
         recv = [recvbuf, counts.tolist(), displs.tolist(), MPI.BYTE]
     comm.Gatherv(send, recv, root=root)
     payload_bits = 8 * counts
-    if (payload_bits > alloc).any() or int(payload_bits.sum()) > available:
-        raise RuntimeError("a payload exceeds its allocation")  # unreachable by construction
     result = DistributedResult(
         rank=rank, n_ranks=size, allocation_rule=allocation, budget_bits=int(budget_bits),
         available_bits=int(available), allocation=alloc, payload_bits=payload_bits,
         minimum_bits=minimums, n_rows=n_all, masses=masses, local=qc,
     )
-    if rank == root:
+
+    def merge():
+        if rank != root:
+            return
+        if (payload_bits > alloc).any() or int(payload_bits.sum()) > available:
+            raise RuntimeError("a payload exceeds its allocation")  # unreachable
         data = recv[0].tobytes()
-        parts, off = [], 0
-        for c in counts:
-            parts.append(data[off : off + int(c)])
-            off += int(c)
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        parts = [data[bounds[r] : bounds[r + 1]] for r in range(size)]
         result.payload = encode_container(parts, n_all.tolist())
         result.coreset = decode_container(result.payload)
         result.curves = curves
-        assert 8 * len(result.payload) <= budget_bits
+
+    run_agreed(comm, merge)  # a failure on the root ends every rank alike
     t_end = time.perf_counter()
     result.timings = {"validate": t_valid - t0, "allocate": t_alloc - t_valid,
                       "reduce": t_reduce - t_alloc, "gather": t_end - t_reduce,

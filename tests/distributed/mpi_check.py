@@ -12,7 +12,7 @@ from mpi4py import MPI
 from sklearn.datasets import load_digits
 
 from qcoreset.convex import fit_convex_decreasing
-from qcoreset.distributed import ALLOCATIONS, reduce_distributed, split_rows
+from qcoreset.distributed import ALLOCATIONS, reduce_distributed, reduce_parts, split_rows
 from qcoreset.payload import decode_payload
 
 comm = MPI.COMM_WORLD
@@ -50,6 +50,18 @@ for rule in ALLOCATIONS:
             assert set(np.unique(lab).tolist()) <= mine
         assert dec.header["total_weight"] == res.masses.sum()
         assert dec.header["n_total"] == res.n_rows.sum()
+        if rule in ("optimal", "cost"):  # one process, same steps: the same bytes
+            parts = []
+            for r, idx in enumerate(split_rows(X.shape[0], size, "label-skew:0.9", y=y,
+                                               seed=1)):
+                Xp, yp = X[idx], y[idx]
+                if r == 0:
+                    Xp = np.concatenate([Xp, Xp[:20], Xp[:1] + 80.0])
+                    yp = np.concatenate([yp, yp[:20], yp[:1]])
+                parts.append((Xp, yp))
+            sim = reduce_parts(parts, budget=budget, allocation=rule, random_state=7)
+            assert sim.payload == res.payload
+            assert np.array_equal(sim.allocation, res.allocation)
         if rule == "optimal":
             fitted = [fit_convex_decreasing(b, e) for b, e in res.curves]
         objective[rule] = res.allocation
