@@ -1225,7 +1225,7 @@ class SVMTask(_ClassifierTask):
     hwa_noise_scale : float, default=2.0
         Multiplier on the injected noise.
     hwa_epochs : int or None, default=None
-        Fine-tuning epochs (None: 40 for linear models, 30 for the MLP).
+        Fine-tuning epochs (None: 20 for linear models, 10 for the MLP).
 
     Hardware-aware training (``hwa``): with ``hwa="PRESET@T"`` (e.g.
     ``"hwa_standard@1d"``; ``"PRESET"`` means 1 day) the plain fit is the starting
@@ -1295,7 +1295,7 @@ class LogRegTask(_ClassifierTask):
     hwa_noise_scale : float, default=2.0
         Multiplier on the injected noise.
     hwa_epochs : int or None, default=None
-        Fine-tuning epochs (None: 40 for linear models, 30 for the MLP).
+        Fine-tuning epochs (None: 20 for linear models, 10 for the MLP).
 
     Hardware-aware training (``hwa``): with ``hwa="PRESET@T"`` (e.g.
     ``"hwa_standard@1d"``; ``"PRESET"`` means 1 day) the plain fit is the starting
@@ -1404,7 +1404,7 @@ class MLPTask(_ClassifierTask):
     hwa_noise_scale : float, default=2.0
         Multiplier on the injected noise.
     hwa_epochs : int or None, default=None
-        Fine-tuning epochs (None: 40 for linear models, 30 for the MLP).
+        Fine-tuning epochs (None: 20 for linear models, 10 for the MLP).
 
     Hardware-aware training (``hwa``): with ``hwa="PRESET@T"`` (e.g.
     ``"hwa_standard@1d"``; ``"PRESET"`` means 1 day) the plain fit is the starting
