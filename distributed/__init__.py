@@ -32,6 +32,7 @@ from .allocation import (
     ALLOCATIONS,
     curve_budgets,
     local_clustering_cost,
+    loglog_interpolant,
     optimal_allocation,
     proportional_allocation,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "optimal_allocation",
     "proportional_allocation",
     "local_clustering_cost",
+    "loglog_interpolant",
     "container_overhead_bits",
     "encode_container",
     "decode_container",

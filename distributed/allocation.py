@@ -9,8 +9,9 @@ whole bytes (payloads are whole bytes, so a bit beyond a multiple of 8 would be 
     ``E_i`` is rank i's planner-predicted per-unit-weight error curve
     (:func:`qcoreset.planner.error_curve`, a few geometric budgets between ``H_i`` and the
     most rank i could get) and ``U_i`` its data mass. The curves are fitted convex and
-    non-increasing and the problem is solved by :func:`qcoreset.convex.allocate_budget`
-    (cvxpy LP, integer greedy repair; equal to a dynamic programme on the fitted curves).
+    non-increasing (through :func:`loglog_interpolant`, sampled densely) and the problem is
+    solved by :func:`qcoreset.convex.allocate_budget` (cvxpy LP, integer greedy repair;
+    equal to a dynamic programme on the fitted curves).
 ``equal``
     The rest split equally.
 ``size``
@@ -39,6 +40,7 @@ __all__ = [
     "proportional_allocation",
     "optimal_allocation",
     "local_clustering_cost",
+    "loglog_interpolant",
     "check_minimums",
 ]
 
@@ -46,6 +48,9 @@ __all__ = [
 ALLOCATIONS = ("optimal", "equal", "size", "cost")
 #: granularity of every allocation in bits (payloads are whole bytes)
 BYTE = 8
+#: samples of each interpolated curve in the convex fit: dense, so that the linear pieces
+#: (whose equal slopes leave ties) span a fraction of a percent of a rank's range
+GRID_POINTS = 2049
 
 
 def check_minimums(total: int, minimum, *, framing: int = 0) -> None:
@@ -164,19 +169,57 @@ def optimal_allocation(curves, masses, total: int, minimum, maximum=None, *,
     out = np.zeros(n, dtype=np.int64)
     if not live:
         return out
-    pairs = []
+    funcs = []
     for i in live:
         b, e = (np.asarray(a, dtype=np.float64) for a in curves[i])
         ok = np.isfinite(e)
         if not ok.any():
             raise InputError(f"rank {i} reported no finite point of its error curve")
-        pairs.append((b[ok], e[ok]))
+        funcs.append(loglog_interpolant(b[ok], e[ok]))
     bits = allocate_budget(
-        pairs, masses[live], int(total), minimum[live],
+        funcs, masses[live], int(total), minimum[live],
         np.maximum(minimum[live], np.minimum(maximum[live], total)), granularity=granularity,
+        grid_points=GRID_POINTS,
     )
     out[live] = bits
     return out
+
+
+def loglog_interpolant(budgets, errors):
+    """A smooth error curve through a rank's proxy points: linear in log-log coordinates.
+
+    Between two points the curve is the power law ``E(B) = E_j (B / B_j)^(-alpha_j)``
+    through them (how coreset errors fall with size); outside the points it is constant.
+    :func:`qcoreset.convex.allocate_budget` samples it densely and fits it convex and
+    non-increasing. Interpolating the few points, rather than fitting a piecewise-linear
+    curve through them directly, keeps the marginal gains strictly decreasing, so ranks
+    with similar curves get similar budgets instead of one rank taking every unit a
+    tie leaves over.
+
+    Parameters
+    ----------
+    budgets, errors : array-like of shape (k,)
+        Positive budgets (bits) and non-negative errors.
+
+    Returns
+    -------
+    callable
+        ``f(bits) -> errors``, vectorised.
+    """
+    b = np.asarray(budgets, dtype=np.float64)
+    e = np.asarray(errors, dtype=np.float64)
+    order = np.argsort(b, kind="stable")
+    b, e = b[order], e[order]
+    b, first = np.unique(b, return_index=True)
+    e = np.minimum.accumulate(e[first])  # non-increasing
+    floor = max(float(e.max(initial=0.0)) * 1e-12, 1e-300)
+    lb, le = np.log(np.maximum(b, 1.0)), np.log(np.maximum(e, floor))
+
+    def f(bits):
+        x = np.log(np.maximum(np.asarray(bits, dtype=np.float64), 1.0))
+        return np.exp(np.interp(x, lb, le))
+
+    return f
 
 
 def local_clustering_cost(X, sample_weight=None, *, n_clusters: int = 10, max_iter: int = 10,
