@@ -130,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--backend", default="digital",
                     help="digital, or analog[:PRESET][@T] such as analog:hwa_standard@1d "
                     "(default: digital)")
+    ev.add_argument("--hwa", nargs="?", const=True, default=None, metavar="PRESET@T",
+                    help="train svm/logreg/mlp hardware-aware: noise injection for the analog "
+                    "PRESET at time T, e.g. hwa_standard@1d (without a value: the preset and "
+                    "time of an analog --backend)")
     ev.add_argument("--holdout", type=_fraction, default=0.2, metavar="FRACTION",
                     help="share of INPUT held out for classification scores when INPUT has no "
                     "test split of its own (default: 0.2; reduce with the same --holdout)")
@@ -150,9 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dm.add_argument("--data", default="builtin:digits",
                     help="input, as for 'reduce' (default: builtin:digits)")
-    dm.add_argument("--budget", "-b", default="2%",
+    dm.add_argument("--budget", "-b", default="2.5%",
                     help="bit budget of the payload, as for 'reduce'; a percentage is of the "
-                    "training rows' float32 size (default: 2%%)")
+                    "training rows' float32 size (default: 2.5%%)")
     dm.add_argument("--out", "-o", default="qcoreset-report",
                     help="report folder (default: ./qcoreset-report)")
     dm.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -384,6 +388,26 @@ def _backend(spec: str):
     return parse_backend(spec)
 
 
+def _hwa_target(args, task, backend) -> str | None:
+    """The ``hwa`` task parameter from ``--hwa`` (None when not given)."""
+    if args.hwa is None:
+        return None
+    if "hwa" not in task.params:
+        raise InputError(
+            f"--hwa applies to the trained classifiers (svm, logreg, mlp), not to task "
+            f"{args.task!r}; drop --hwa"
+        )
+    if args.hwa is not True:
+        return args.hwa
+    name = getattr(backend, "name", "digital")
+    if not name.startswith("analog:"):
+        raise InputError(
+            "--hwa without a value takes the preset and time of an analog --backend; give "
+            "them, e.g. --hwa hwa_standard@1d, or use --backend analog:PRESET@T"
+        )
+    return name[len("analog:"):]
+
+
 def _cmd_evaluate(args) -> int:
     from .datasets import load_input
     from .payload import decode_payload
@@ -392,6 +416,9 @@ def _cmd_evaluate(args) -> int:
     t0 = time.perf_counter()
     task = get_task(args.task)
     backend = _backend(args.backend)
+    hwa = _hwa_target(args, task, backend)
+    if hwa is not None:
+        task = get_task(args.task, hwa=hwa)
     ds = load_input(args.input, label_column=_label_column(args.label_column))
     dec = decode_payload(_read_bytes(args.coreset))
     d_core, d_data = dec.header["n_features"], ds.X.shape[1]
@@ -433,6 +460,7 @@ def _cmd_evaluate(args) -> int:
         ("normalized_cost" if res.kind == "cost" else "degradation"):
             res.normalized_cost if res.kind == "cost" else res.degradation,
         "backend": getattr(backend, "name", args.backend),
+        "hwa": task.params.get("hwa"),
         "scored_on": how,
         "coreset_saw_test_rows": bool(saw_test),
         "coreset_size": int(dec.header["coreset_size"]),
@@ -450,6 +478,8 @@ def _cmd_evaluate(args) -> int:
     name = "normalized cost" if res.kind == "cost" else "degradation"
     value = result.get("normalized_cost", result.get("degradation"))
     print(f"{res.task} on {ds.name} ({result['backend']}; scored on {how}):")
+    if result["hwa"] is not None:
+        print(f"  both models trained hardware-aware for {result['hwa']}")
     print(f"  {res.metric}: all data {res.full_value:.6g}, coreset {res.coreset_value:.6g}; "
           f"{name} {value:.4f}")
     for key in ("energy_j", "latency_s"):

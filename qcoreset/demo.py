@@ -56,8 +56,8 @@ __all__ = [
 
 DEFAULT_DATA = "builtin:digits"
 """Input of a bare ``qcoreset demo``."""
-DEFAULT_BUDGET = "2%"
-"""Budget of a bare ``qcoreset demo``: 2 % of the float32 size of the training rows."""
+DEFAULT_BUDGET = "2.5%"
+"""Budget of a bare ``qcoreset demo``: 2.5 % of the float32 size of the training rows."""
 DEFAULT_OUT = "qcoreset-report"
 """Report folder of a bare ``qcoreset demo``."""
 TASK_NAMES = ("kmeans", "pca", "svm", "logreg", "mlp")
@@ -1092,5 +1092,5 @@ def run_cli(args) -> int:
     print(f"Report: {os.path.join(args.out, 'report.md')} (numbers: report.json"
           + (", plots: " + ", ".join(f for f in report["files"] if f.endswith(".png"))
              if report["plots_skipped"] is None else f"; {report['plots_skipped']}")
-          + f"); {report['timings']['total']:.1f} s")
+          + f"); pipeline {report['timings']['total']:.1f} s")
     return 0

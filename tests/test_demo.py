@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from qcoreset import demo
+from qcoreset import demo, parse_budget
 from qcoreset.cli import main
 from tests.conftest import hard_blobs
 
@@ -77,7 +77,8 @@ def test_report_fields_in_valid_ranges(digits_run):
     n_train = 1797 - math.ceil(0.2 * 1797)
     assert r["dataset"] == "digits" and r["n_train"] == n_train and r["n_test"] == 1797 - n_train
     assert r["raw_bits"] == 32 * n_train * 64
-    assert r["budget_bits"] == int(0.02 * r["raw_bits"])
+    assert r["budget_bits"] == parse_budget(demo.DEFAULT_BUDGET, n_train, 64)
+    assert r["budget_bits"] == int(0.025 * r["raw_bits"])
     assert 0 < r["payload_bits"] <= r["budget_bits"]
     assert r["reduction"] == pytest.approx(1 - r["payload_bits"] / r["raw_bits"])
     assert 0.95 <= r["reduction"] < 1
@@ -96,6 +97,10 @@ def test_report_fields_in_valid_ranges(digits_run):
         for key, res in t["analog"].items():
             assert res["backend"] == f"analog:{key}"
             _check_result(t["kind"], res, analog=True)
+    # coarse quality guards at the default budget (the demo's targets are 1.05 and 5 %)
+    assert r["tasks"]["kmeans"]["digital"]["normalized_cost"] < 1.2
+    for name in ("svm", "logreg", "mlp"):
+        assert r["tasks"][name]["digital"]["degradation"] < 0.1
     # PCA on all the training rows is the best rank-10 fit of those rows: a coreset's
     # PCA cannot beat it when both are scored on them.
     assert r["tasks"]["pca"]["digital"]["normalized_cost"] >= 1 - 1e-9
