@@ -140,9 +140,11 @@ def run(args):
             continue
         n, d = Xtr.shape
         print(f"\n== {dname}: train {n} x {d}, test {len(Xte)}; {os.cpu_count()} cores")
+        full = {}
         for seed in range(args.seeds):
-            full = {}
             for tname in args.tasks:
+                if args.one_full_model and tname in full:
+                    continue
                 task = get_task(tname)
                 t0 = time.perf_counter()
                 full[tname] = task.fit(Xtr, ytr if task.needs_labels else None,
@@ -320,6 +322,9 @@ def main(argv=None) -> int:
     p.add_argument("--skip-rcc-above", type=int, default=3000,
                    help="skip rcc@8 when the coreset would have more rows (k-means with that "
                    "many centres takes minutes)")
+    p.add_argument("--one-full-model", action="store_true",
+                   help="fit each task on all the data once (seed 0) and compare every seed's "
+                   "coresets with it (saves the full-data fits on large data)")
     p.add_argument("--out", type=Path, default=HERE / "results")
     args = p.parse_args(argv)
     rows, oracle = run(args)
