@@ -243,3 +243,28 @@ def test_inspect_and_evaluate_read_a_container(payloads, tmp_path, capsys):
     path.write_bytes(encode_container(payloads))
     assert main(["inspect", str(path), "--json"]) == 0
     assert '"n_parts": 3' in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------- no MPI
+
+
+def test_library_imports_without_touching_mpi():
+    import subprocess
+    import sys
+
+    code = ("import sys, qcoreset, qcoreset.distributed, qcoreset.streaming; "
+            "assert 'mpi4py' not in sys.modules, 'mpi4py imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_missing_mpi4py_explains_the_install(monkeypatch):
+    import sys
+
+    from qcoreset.distributed import MPIUnavailableError, get_comm
+
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # import mpi4py -> ImportError
+    with pytest.raises(MPIUnavailableError, match="pip install"):
+        get_comm()
+    from qcoreset.distributed.cli import main
+
+    assert main(["reduce", "x.npy", "--budget", "1%"]) == 2

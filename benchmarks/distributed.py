@@ -1,0 +1,349 @@
+"""Distributed reduction benchmark: allocation rules, bytes per rank, wall time, out-of-core.
+
+Subcommands (results go to ``benchmarks/results/distributed-*``):
+
+``quality``
+    Downstream error of the ``optimal`` budget split against the ``equal``, ``size`` and
+    ``cost`` baselines, for each dataset, split (``block``, ``label-skew:0.9``), number of
+    ranks and task, over seeds. Simulated in one process with
+    :func:`qcoreset.distributed.reduce_parts`, which runs the ranks' steps one after the
+    other and writes the same bytes as the MPI job (checked in the tests). Labels travel
+    (class-aware coresets) and both tasks are trained on the same merged coreset:
+    ``kmeans`` (normalized cost: coreset model's cost on all training rows / full model's,
+    lower is better) and ``logreg`` (accuracy degradation on the test split, lower is
+    better). The seed drives the split and the reduction.
+``mpi``
+    Real ``mpiexec`` jobs: Fashion-MNIST at 1 % with 4 ranks (k-means normalized cost of
+    the written container), bytes sent per rank, and wall time against the number of
+    ranks (the machine's core count is printed: more ranks than cores oversubscribe).
+``ooc``
+    Out-of-core: a 10,000,000 x 32 float32 ``.npy`` (1.28 GB, generated if missing) reduced
+    by ``python -m mpi4py -m qcoreset.distributed reduce`` under ``/usr/bin/time -v``,
+    reporting the peak resident memory.
+
+Examples::
+
+    python benchmarks/distributed.py quality                       # quick default
+    python benchmarks/distributed.py quality --datasets fashion-mnist --ranks 2 4 8 --seeds 5
+    python benchmarks/distributed.py mpi --seeds 3
+    python benchmarks/distributed.py ooc --path /tmp/big.npy
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BUDGETS = {"digits": "5%", "fashion-mnist": "1%"}
+RULES = ("optimal", "equal", "size", "cost")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _data(name: str):
+    """(X_train, y_train, X_test, y_test) of a builtin dataset."""
+    from sklearn.model_selection import train_test_split
+
+    from qcoreset import load_input
+
+    ds = load_input(f"builtin:{name}")
+    if ds.X_test is not None:
+        return ds.X, ds.y, ds.X_test, ds.y_test
+    Xtr, Xte, ytr, yte = train_test_split(ds.X, ds.y, test_size=0.2, random_state=0,
+                                          stratify=ds.y)
+    return Xtr, ytr, Xte, yte
+
+
+def _full_model(task_name: str, dataset: str, X, y, cache: Path | None):
+    """The task's model on all training rows (cached on disk: the slow part)."""
+    from qcoreset.tasks import get_task
+
+    path = None if cache is None else cache / f"full-{dataset}-{task_name}.pkl"
+    if path is not None and path.exists():
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    t0 = time.perf_counter()
+    model = get_task(task_name).fit(X, y, random_state=0)
+    print(f"  full {task_name} model on {dataset}: {time.perf_counter() - t0:.1f} s",
+          flush=True)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            pickle.dump(model, fh)
+    return model
+
+
+def _evaluate(task_name, dec, X, y, Xte, yte, full, seed):
+    from qcoreset.tasks import evaluate_task
+
+    core = (dec.points.astype(X.dtype), dec.labels, dec.weights)
+    res = evaluate_task(task_name, core, X, y, Xte, yte, full_model=full, random_state=seed)
+    value = res.normalized_cost if res.kind == "cost" else res.degradation
+    return float(value), float(res.coreset_value), float(res.full_value)
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+# ----------------------------------------------------------------------------- quality
+
+
+def cmd_quality(args) -> None:
+    from qcoreset.distributed import reduce_parts, split_rows
+
+    rows = []
+    tag = args.tag or "quality"
+    for dataset in args.datasets:
+        X, y, Xte, yte = _data(dataset)
+        budget = args.budget or BUDGETS[dataset]
+        full = {t: _full_model(t, dataset, X, y, args.cache) for t in args.tasks}
+        print(f"{dataset}: {X.shape[0]} x {X.shape[1]} training rows, budget {budget}",
+              flush=True)
+        for split in args.splits:
+            for n_ranks in args.ranks:
+                for seed in range(args.seeds):
+                    idx = split_rows(X.shape[0], n_ranks, split, y=y, seed=seed)
+                    parts = [(X[i], y[i]) for i in idx]
+                    for rule in RULES:
+                        t0 = time.perf_counter()
+                        res = reduce_parts(parts, budget=budget, allocation=rule,
+                                           random_state=seed)
+                        t_red = time.perf_counter() - t0
+                        assert (res.payload_bits <= res.allocation).all()
+                        assert 8 * len(res.payload) <= res.budget_bits
+                        for task in args.tasks:
+                            value, core_v, full_v = _evaluate(task, res.coreset, X, y, Xte,
+                                                              yte, full[task], seed)
+                            rows.append({
+                                "dataset": dataset, "split": split, "ranks": n_ranks,
+                                "seed": seed, "rule": rule, "task": task, "error": value,
+                                "coreset_value": core_v, "full_value": full_v,
+                                "budget_bits": res.budget_bits,
+                                "total_payload_bits": res.total_payload_bits,
+                                "file_bits": 8 * len(res.payload),
+                                "allocation": " ".join(map(str, res.allocation)),
+                                "payload_bits": " ".join(map(str, res.payload_bits)),
+                                "coreset_size": int(res.coreset.header["coreset_size"]),
+                                "reduce_seconds": round(t_red, 3),
+                            })
+                        print(f"  {split:>15} N={n_ranks} seed={seed} {rule:>7}: "
+                              + ", ".join(f"{r['task']} {r['error']:.4f}"
+                                          for r in rows[-len(args.tasks):])
+                              + f"  alloc {res.allocation.tolist()}  ({t_red:.1f} s)",
+                              flush=True)
+                    _write_csv(RESULTS / f"distributed-{tag}.csv", rows)
+    summary = summarize(rows)
+    (RESULTS / f"distributed-{tag}-summary.json").write_text(json.dumps(summary, indent=1))
+    print_summary(summary)
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Median over seeds per cell and rule; whether optimal is <= / < every baseline."""
+    cells: dict = {}
+    for r in rows:
+        key = (r["dataset"], r["split"], r["ranks"], r["task"])
+        cells.setdefault(key, {}).setdefault(r["rule"], []).append(r["error"])
+    out = []
+    for (dataset, split, ranks, task), by_rule in sorted(cells.items()):
+        med = {rule: float(np.median(v)) for rule, v in by_rule.items()}
+        base = [med[r] for r in RULES[1:] if r in med]
+        out.append({
+            "dataset": dataset, "split": split, "ranks": ranks, "task": task,
+            "seeds": len(by_rule.get("optimal", [])), **{f"median_{k}": v for k, v in
+                                                         med.items()},
+            "optimal_le_all": bool(base and med["optimal"] <= min(base)),
+            "optimal_lt_all": bool(base and med["optimal"] < min(base)),
+        })
+    return out
+
+
+def print_summary(summary: list[dict]) -> None:
+    print("\n| dataset | split | ranks | task | seeds | optimal | equal | size | cost | "
+          "optimal <= all | optimal < all |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for s in summary:
+        vals = " | ".join(f"{s.get(f'median_{r}', float('nan')):.4f}" for r in RULES)
+        print(f"| {s['dataset']} | {s['split']} | {s['ranks']} | {s['task']} | {s['seeds']} "
+              f"| {vals} | {'yes' if s['optimal_le_all'] else 'no'} | "
+              f"{'yes' if s['optimal_lt_all'] else 'no'} |")
+
+
+# --------------------------------------------------------------------------------- mpi
+
+
+def _mpiexec() -> str:
+    here = str(Path(sys.executable).parent)
+    exe = shutil.which("mpiexec", path=here + os.pathsep + os.environ.get("PATH", ""))
+    if exe is None:
+        sys.exit("mpiexec not found: python -m pip install mpi4py mpich")
+    return exe
+
+
+def _run_reduce(n: int, *args: str, time_v: bool = False):
+    """Run the distributed reduce on n ranks; (json result, wall seconds, max RSS kB)."""
+    cmd = [_mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py", "-m",
+           "qcoreset.distributed", "reduce", *args, "--json"]
+    if time_v:
+        cmd = ["/usr/bin/time", "-v", *cmd]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    rss = None
+    if time_v:
+        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+        rss = int(m.group(1)) if m else None
+    return json.loads(proc.stdout.strip().splitlines()[-1]), wall, rss
+
+
+def cmd_mpi(args) -> None:
+    from qcoreset.payload import decode_payload
+
+    print(f"cores: {os.cpu_count()} (ranks beyond this oversubscribe them)", flush=True)
+    X, y, Xte, yte = _data(args.dataset)
+    full = _full_model("kmeans", args.dataset, X, y, args.cache)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(args.seeds):  # quality of real 4-rank jobs
+            out = os.path.join(tmp, f"f{seed}.qcs")
+            res, wall, _ = _run_reduce(args.quality_ranks, f"builtin:{args.dataset}",
+                                       "--budget", args.budget, "-o", out, "--task", "kmeans",
+                                       "--seed", str(seed))
+            with open(out, "rb") as fh:
+                dec = decode_payload(fh.read())
+            value, _, _ = _evaluate("kmeans", dec, X, None, None, None, full, seed)
+            rows.append({"kind": "quality", "ranks": args.quality_ranks, "seed": seed,
+                         "kmeans_normalized_cost": value, "wall_seconds": wall,
+                         "seconds": res["seconds"], "budget_bits": res["budget_bits"],
+                         "allocation": res["allocation"], "payload_bits": res["payload_bits"],
+                         "total_payload_bits": res["total_payload_bits"],
+                         "file_bits": res["file_bits"], "coreset_size": res["coreset_size"]})
+            print(f"  {args.quality_ranks} ranks seed {seed}: k-means normalized cost "
+                  f"{value:.4f}, payload bits per rank {res['payload_bits']} (allotted "
+                  f"{res['allocation']}), total {res['total_payload_bits']} <= "
+                  f"{res['budget_bits']}, {wall:.1f} s wall", flush=True)
+        for n in args.ranks:  # wall time against ranks
+            out = os.path.join(tmp, f"t{n}.qcs")
+            res, wall, _ = _run_reduce(n, f"builtin:{args.dataset}", "--budget", args.budget,
+                                       "-o", out, "--task", "kmeans", "--seed", "0")
+            rows.append({"kind": "time", "ranks": n, "seed": 0, "wall_seconds": wall,
+                         "seconds": res["seconds"], "load_seconds": res["load_seconds"],
+                         "reduce_timings": res["timings"], "budget_bits": res["budget_bits"],
+                         "allocation": res["allocation"], "payload_bits": res["payload_bits"],
+                         "total_payload_bits": res["total_payload_bits"],
+                         "file_bits": res["file_bits"], "coreset_size": res["coreset_size"]})
+            print(f"  {n} ranks: {wall:.1f} s wall (mpiexec), {res['seconds']:.1f} s in the "
+                  f"program on rank 0 (load {res['load_seconds']:.1f} s, reduction "
+                  f"{res['timings']['total']:.1f} s); bytes per rank "
+                  f"{[b // 8 for b in res['payload_bits']]}", flush=True)
+    (RESULTS / "distributed-mpi.json").write_text(json.dumps(
+        {"cores": os.cpu_count(), "dataset": args.dataset, "budget": args.budget,
+         "rows": rows}, indent=1))
+    q = [r["kmeans_normalized_cost"] for r in rows if r["kind"] == "quality"]
+    if q:
+        print(f"k-means normalized cost, {args.quality_ranks} ranks: median {np.median(q):.4f}, "
+              f"max {max(q):.4f} over {len(q)} seeds")
+
+
+# --------------------------------------------------------------------------------- ooc
+
+
+def _make_big(path: Path, n: int, d: int) -> None:
+    """Imbalanced Gaussian clusters with 0.1 % far outliers, written in chunks."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=10, size=(20, d))
+    p = rng.dirichlet(np.full(20, 0.3))
+    mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, d))
+    step = 500_000
+    for s in range(0, n, step):
+        e = min(n, s + step)
+        k = rng.choice(20, size=e - s, p=p)
+        x = centres[k] + rng.normal(size=(e - s, d))
+        out = rng.random(e - s) < 1e-3
+        x[out] += rng.normal(scale=200, size=(int(out.sum()), d))
+        mm[s:e] = x
+    mm.flush()
+    del mm
+
+
+def cmd_ooc(args) -> None:
+    if not os.path.exists("/usr/bin/time"):
+        sys.exit("/usr/bin/time is missing: apt-get install -y time")
+    path = Path(args.path)
+    if not path.exists():
+        print(f"writing {path} ({args.rows} x {args.cols} float32) ...", flush=True)
+        _make_big(path, args.rows, args.cols)
+    size = path.stat().st_size
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.ranks:
+            res, wall, rss = _run_reduce(n, str(path), "--budget", args.budget, "-o",
+                                         os.path.join(tmp, f"o{n}.qcs"), time_v=True)
+            rows.append({"ranks": n, "input_bytes": size, "budget_bits": res["budget_bits"],
+                         "peak_rss_kb": rss, "wall_seconds": wall,
+                         "payload_bits": res["payload_bits"], "coreset_size": res["coreset_size"],
+                         "stream": res.get("stream")})
+            print(f"  {n} rank(s): peak resident memory {rss / 1024:.0f} MB (max over ranks) "
+                  f"for a {size / 1e9:.2f} GB input, {wall:.1f} s, {res['coreset_size']} "
+                  f"points, {res['total_payload_bits']} bits <= {res['budget_bits']}",
+                  flush=True)
+    (RESULTS / "distributed-ooc.json").write_text(json.dumps(
+        {"cores": os.cpu_count(), "path": str(path), "rows": rows}, indent=1))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    q = sub.add_parser("quality", help="optimal vs baseline allocations, downstream error")
+    q.add_argument("--datasets", nargs="+", default=["digits", "fashion-mnist"])
+    q.add_argument("--splits", nargs="+", default=["block", "label-skew:0.9"])
+    q.add_argument("--ranks", nargs="+", type=int, default=[4])
+    q.add_argument("--seeds", type=int, default=3)
+    q.add_argument("--tasks", nargs="+", default=["kmeans", "logreg"])
+    q.add_argument("--budget", help="budget for every dataset (default: digits 5%%, "
+                   "fashion-mnist 1%%)")
+    q.add_argument("--tag", help="suffix of the result files (default: quality)")
+    m = sub.add_parser("mpi", help="real mpiexec runs: quality, bytes per rank, wall time")
+    m.add_argument("--dataset", default="fashion-mnist")
+    m.add_argument("--budget", default="1%")
+    m.add_argument("--quality-ranks", type=int, default=4)
+    m.add_argument("--seeds", type=int, default=3)
+    m.add_argument("--ranks", nargs="+", type=int, default=[1, 2, 4, 8])
+    o = sub.add_parser("ooc", help="out-of-core reduction of a 1.28 GB .npy")
+    o.add_argument("--path", default=os.path.join(tempfile.gettempdir(), "qcoreset-big.npy"))
+    o.add_argument("--rows", type=int, default=10_000_000)
+    o.add_argument("--cols", type=int, default=32)
+    o.add_argument("--budget", default="0.1%")
+    o.add_argument("--ranks", nargs="+", type=int, default=[1, 2])
+    for p in (q, m):
+        p.add_argument("--cache", type=Path,
+                       default=Path(tempfile.gettempdir()) / "qcoreset-bench-cache",
+                       help="folder for the full-data models (default: a temp folder)")
+    args = parser.parse_args(argv)
+    RESULTS.mkdir(exist_ok=True)
+    {"quality": cmd_quality, "mpi": cmd_mpi, "ooc": cmd_ooc}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
