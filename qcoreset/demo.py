@@ -953,19 +953,22 @@ def _plot_energy(Figure, report: dict, path: str) -> None:
     keys = ["hwa_standard@1d", "hermes@1d"]
     width = 0.38
     x = np.arange(len(names))
+    top = 0.0
     for j, key in enumerate(keys):
         vals = [(report["tasks"][n]["analog"][key]["energy_j"] or 0.0) * 1e9 for n in names]
         bars = ax.bar(x + (j - 0.5) * width, vals, width, label=key.split("@")[0],
                       color=("C0", "C3")[j])
         ax.bar_label(bars, fmt="%.3g", fontsize=7)
+        top = max([top, *vals])
     ax.set_xticks(x, names)
     ax.set_yscale("log")
     ax.set_ylabel("energy per inference (nJ, log scale)")
     ax.set_title("Energy per inference per task on the analog presets (1 d after "
                  "programming)")
-    ax.text(0.01, 0.97, "energy for scoring the coreset model / rows scored",
-            transform=ax.transAxes, fontsize=8, va="top", color="0.3")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.set_xlabel("task (energy for scoring the coreset model / rows scored)")
+    if top > 0:
+        ax.set_ylim(top=top * 4)  # room for the legend above the bars
+    ax.legend(fontsize=8, loc="upper left")
     fig.savefig(path, format="png", dpi=110)
 
 
