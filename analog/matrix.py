@@ -238,8 +238,10 @@ class AnalogMatrix:
             raise InputError(
                 "calibrate_input_range needs config.pre_post.input_range.enable=True"
             )
-        if output_quantile is not None and not (
-            isinstance(output_quantile, (float, int, np.floating)) and 0 < output_quantile <= 1
+        if output_quantile is not None and (
+            isinstance(output_quantile, bool)
+            or not isinstance(output_quantile, (float, int, np.floating))
+            or not 0 < output_quantile <= 1
         ):
             raise InputError(
                 f"output_quantile must be in (0, 1] or None, got {output_quantile!r}"

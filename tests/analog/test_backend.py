@@ -207,3 +207,101 @@ def test_hwa_training_reduces_the_analog_accuracy_drop():
     hwa = np.mean(digital_plain) - np.mean(analog_acc[2.0])
     assert plain > 0.008  # the problem is hard enough for the drop to matter
     assert hwa < plain - 0.004
+
+
+def _kmeans_like(rng, n=1500, d=300, k=6):
+    """Non-negative, image-like rows around k nearby centres (pixels in [0, 255])."""
+    centres = 128 + rng.uniform(-30, 30, (k, d))
+    labels = rng.integers(0, k, n)
+    X = np.clip(centres[labels] + rng.normal(0, 40, (n, d)), 0, 255)
+    C = np.stack([X[labels == j].mean(axis=0) for j in range(k)])
+    return X, C
+
+
+@pytest.mark.parametrize("preset", ["hwa_standard", "aihwkit_inference"])
+def test_mapping_makes_nonnegative_data_work(preset, rng):
+    """Centring + headroom (hwa_standard) and weight normalisation (aihwkit_inference)."""
+    X, C = _kmeans_like(rng)
+    W, b = -2.0 * C, np.einsum("ij,ij->i", C, C)
+    exact = np.argmin(X @ W.T + b, axis=1)
+    mapped = AnalogBackend(preset, "1d", seed=0)
+    agree = np.mean(np.argmin(mapped.linear(W, b, X), axis=1) == exact)
+    uncentred = AnalogBackend(preset, "1d", seed=0, center_inputs=False)
+    agree_uncentred = np.mean(np.argmin(uncentred.linear(W, b, X), axis=1) == exact)
+    assert agree > 0.97
+    assert agree > agree_uncentred + 0.1
+    if preset == "hwa_standard":  # without headroom either, the ADC clips everything
+        raw = AnalogBackend(preset, "1d", seed=0, center_inputs=False, output_quantile=None)
+        assert np.mean(np.argmin(raw.linear(W, b, X), axis=1) == exact) < 0.5
+
+
+def test_input_offset_is_exact_on_an_ideal_chip(rng):
+    X = rng.uniform(100, 200, (200, 40))
+    W, b = rng.normal(size=(5, 40)), rng.normal(size=5)
+    be = AnalogBackend("ideal", seed=0)
+    Y = be.linear(W, b, X)
+    assert np.linalg.norm(Y - (X @ W.T + b)) / np.linalg.norm(X @ W.T + b) < 1e-5
+    np.testing.assert_allclose(be.linear(W, b, X[:7]), Y[:7], rtol=1e-6)  # same offset
+
+
+def test_weight_normalisation_makes_the_scale_irrelevant(rng):
+    W, X = rng.uniform(-1, 1, (20, 64)), rng.uniform(-1, 1, (300, 64))
+    errs = []
+    for s in (1e-3, 1.0, 1e3):
+        Y = AnalogBackend("aihwkit_inference", "1h", seed=0).linear(s * W, None, X)
+        errs.append(np.linalg.norm(Y - s * X @ W.T) / np.linalg.norm(s * X @ W.T))
+    # each scaled W is another matrix, so another programming seed: close, not equal
+    assert max(errs) < 0.2 and max(errs) - min(errs) < 0.01
+
+
+def test_output_headroom_of_the_input_range(rng):
+    from qcoreset.analog import AnalogMatrix
+
+    W = rng.uniform(0, 1, (8, 200))
+    X = rng.uniform(0, 1, (500, 200))  # coherent: every product is positive
+    cfg = hwa_standard()
+    plain = AnalogMatrix(W, cfg, seed=0).calibrate_input_range(X)
+    head = AnalogMatrix(W, cfg, seed=0).calibrate_input_range(X, output_quantile=0.99)
+    r0, r1 = plain._tiles[0][0].input_range, head._tiles[0][0].input_range
+    assert r0 == pytest.approx(3.0 * X.std())
+    Wn = W / np.abs(W).max(axis=1, keepdims=True)  # omega = 1 per column
+    assert r1 > r0
+    assert np.quantile(np.abs(X @ Wn.T), 0.99) / r1 == pytest.approx(cfg.forward.out_bound)
+    exact = X @ W.T
+    err0 = np.linalg.norm(plain.drift(86400).matmat(X) - exact) / np.linalg.norm(exact)
+    err1 = np.linalg.norm(head.drift(86400).matmat(X) - exact) / np.linalg.norm(exact)
+    assert err1 < 0.5 * err0
+    # inputs that do not add up coherently keep AIHWKit's alpha * std
+    Z = rng.normal(size=(500, 200))
+    same = AnalogMatrix(rng.normal(size=(8, 200)), cfg, seed=0)
+    same.calibrate_input_range(Z, output_quantile=0.99)
+    assert same._tiles[0][0].input_range == pytest.approx(3.0 * Z.std())
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.5, -0.1, "high", True])
+def test_bad_output_quantile(bad):
+    with pytest.raises(InputError, match="output_quantile"):
+        AnalogBackend("hwa_standard", output_quantile=bad)
+    from qcoreset.analog import AnalogMatrix
+
+    with pytest.raises(InputError, match="output_quantile"):
+        AnalogMatrix(np.ones((2, 4)), "hwa_standard").calibrate_input_range(
+            np.ones((3, 4)), output_quantile=bad)
+
+
+def test_hwa_spec_and_finetune_errors(rng):
+    from qcoreset.analog import hwa_finetune, hwa_spec
+
+    assert hwa_spec("analog:hermes@1h") == ("hermes", 3600.0)
+    assert hwa_spec(" hwa_standard ") == ("hwa_standard", 86400.0)
+    for bad in ["nope", "hwa_standard@", "hwa_standard@-1s", 7, None]:
+        with pytest.raises(InputError, match="hwa"):
+            hwa_spec(bad)
+    X, y = rng.normal(size=(60, 5)), rng.integers(0, 3, 60)
+    with pytest.raises(InputError, match="coef_"):
+        hwa_finetune(StandardScaler().fit(X), X, y)
+    lin = LogisticRegression().fit(X, y)
+    with pytest.raises(InputError, match="warm_start"):
+        hwa_finetune(lin, X[:, :4], y)  # wrong width
+    with pytest.raises(InputError, match="warm_start"):
+        hwa_finetune(lin, X, (y > 0).astype(int))  # other classes
