@@ -995,9 +995,10 @@ def write_report(report: dict, out: str | os.PathLike, *, plots: bool = True,
                  progress: Progress | None = None) -> list[str]:
     """Write ``report.json``, ``report.md`` and the plots into the folder ``out``.
 
-    Everything is first written to a private folder next to ``out`` and then moved in,
-    ``report.json`` last; a failure leaves ``out`` as it was (no half-written file). Plots
-    left by an earlier run that this run does not draw are removed.
+    Everything is first written to a private staging folder (inside ``out`` when it
+    exists, else beside it) and then moved in, ``report.json`` last, or renamed to ``out``
+    as a whole; a failure leaves ``out`` as it was (no half-written file). Plots left by
+    an earlier run that this run does not draw are removed; other files are kept.
 
     Parameters
     ----------
@@ -1022,11 +1023,13 @@ def write_report(report: dict, out: str | os.PathLike, *, plots: bool = True,
     """
     out = os.path.abspath(os.fspath(out))
     _check_out_dir(out)
-    parent = os.path.dirname(out)
+    exists = os.path.isdir(out)
+    # stage inside an existing folder (it may be the only writable place), else beside it
+    where = out if exists else os.path.dirname(out)
     stage = None
     try:
-        os.makedirs(parent, exist_ok=True)
-        stage = tempfile.mkdtemp(prefix=".qcoreset-report-", dir=parent)
+        os.makedirs(where, exist_ok=True)
+        stage = tempfile.mkdtemp(prefix=".qcoreset-report-", dir=where)
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(stage, 0o777 & ~mask)
@@ -1044,7 +1047,7 @@ def write_report(report: dict, out: str | os.PathLike, *, plots: bool = True,
         with open(os.path.join(stage, "report.json"), "w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=1, allow_nan=False)
             fh.write("\n")
-        if not os.path.exists(out):
+        if not exists:
             os.replace(stage, out)
             stage = None
         else:

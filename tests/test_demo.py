@@ -187,7 +187,9 @@ def test_rewrite_removes_stale_plots_and_failed_write_keeps_old(digits_run, tmp_
     with pytest.raises(demo.InputError, match="No space left"):
         demo.write_report(report, folder, plots=False)
     assert (folder / "report.json").read_bytes() == before
-    assert sorted(os.listdir(tmp_path)) == ["rep"]  # no staging folder left behind
+    # no staging folder left behind
+    assert sorted(os.listdir(tmp_path)) == ["rep"]
+    assert sorted(os.listdir(folder)) == ["notes.txt", "report.json", "report.md"]
 
 
 def test_unlabelled_input_skips_classifiers(tmp_path, rng):
