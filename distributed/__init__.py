@@ -30,6 +30,7 @@ splits, allocation rules and the container format work without MPI. Without mpi4
 from ._comm import MPIUnavailableError, RankError, get_comm, install_abort_hook
 from .allocation import (
     ALLOCATIONS,
+    combination,
     curve_budgets,
     local_clustering_cost,
     loglog_interpolant,
@@ -61,6 +62,7 @@ __all__ = [
     "proportional_allocation",
     "local_clustering_cost",
     "loglog_interpolant",
+    "combination",
     "container_overhead_bits",
     "encode_container",
     "decode_container",

@@ -5,13 +5,20 @@ row per class), so every rank can send something, then splits the rest ``B - sum
 whole bytes (payloads are whole bytes, so a bit beyond a multiple of 8 would be wasted):
 
 ``optimal``
-    Minimise ``sum_i U_i E_i(B_i)`` subject to ``sum_i B_i <= B``, ``H_i <= B_i``, where
+    Minimise the union's error subject to ``sum_i B_i <= B``, ``H_i <= B_i``, where
     ``E_i`` is rank i's planner-predicted per-unit-weight error curve
     (:func:`qcoreset.planner.error_curve`, a few geometric budgets between ``H_i`` and the
-    most rank i could get) and ``U_i`` its data mass. The curves are fitted convex and
-    non-increasing (through :func:`loglog_interpolant`, sampled densely) and the problem is
-    solved by :func:`qcoreset.convex.allocate_budget` (cvxpy LP, integer greedy repair;
-    equal to a dynamic programme on the fitted curves).
+    most rank i could get) and ``U_i`` its data mass. For constructors with proven bounds
+    (``rcc``, ``kcenter``) the union's bound is ``sum_i U_i E_i(B_i)``; for the sampling
+    constructors ``E_i`` is one standard error of an unbiased estimate, the ranks' estimates
+    are independent, and the union's standard error is ``sqrt(sum_i (U_i E_i(B_i))^2)``,
+    so ``sum_i U_i^2 E_i(B_i)^2`` is minimised (a Neyman allocation). The squared form
+    also stays convex where the finite-population factor makes ``E_i`` itself bend down
+    steeply (a rank close to sending all its rows), which the linear sum would over-reward.
+    The curves (through :func:`loglog_interpolant`, sampled densely) are fitted convex
+    and non-increasing and the problem is solved by
+    :func:`qcoreset.convex.allocate_budget` (cvxpy LP, integer greedy repair; equal to a
+    dynamic programme on the fitted curves).
 ``equal``
     The rest split equally.
 ``size``
@@ -41,6 +48,7 @@ __all__ = [
     "optimal_allocation",
     "local_clustering_cost",
     "loglog_interpolant",
+    "combination",
     "check_minimums",
 ]
 
@@ -51,6 +59,8 @@ BYTE = 8
 #: samples of each interpolated curve in the convex fit: dense, so that the linear pieces
 #: (whose equal slopes leave ties) span a fraction of a percent of a rank's range
 GRID_POINTS = 2049
+#: constructors whose coreset error is a proven transport bound (errors add linearly)
+PROVEN_METHODS = frozenset({"rcc", "kcenter"})
 
 
 def check_minimums(total: int, minimum, *, framing: int = 0) -> None:
@@ -137,9 +147,24 @@ def proportional_allocation(shares, total: int, minimum, *, granularity: int = B
     return minimum + granularity * k
 
 
+def combination(method: str) -> str:
+    """How the ranks' errors add up for coresets built by ``method``.
+
+    ``"sum"`` for constructors with proven transport bounds (``rcc``, ``kcenter``): the
+    union's bound is the sum of the ranks' bounds (triangle inequality). ``"quadrature"``
+    for the sampling constructors, whose errors are standard errors of independent unbiased
+    estimates: the union's standard error is ``sqrt(sum_i (U_i E_i)^2)``.
+    """
+    return "sum" if method in PROVEN_METHODS else "quadrature"
+
+
 def optimal_allocation(curves, masses, total: int, minimum, maximum=None, *,
-                       granularity: int = BYTE):
-    """Budget split minimising ``sum_i masses_i * E_i(B_i)`` over the ranks' error curves.
+                       granularity: int = BYTE, combine: str = "sum"):
+    """Budget split minimising the ranks' combined error over their error curves.
+
+    ``combine="sum"`` minimises ``sum_i masses_i E_i(B_i)``; ``combine="quadrature"``
+    minimises ``sum_i (masses_i E_i(B_i))^2`` (the square of the union's standard error:
+    a Neyman allocation), see :func:`combination`.
 
     Parameters
     ----------
@@ -153,12 +178,15 @@ def optimal_allocation(curves, masses, total: int, minimum, maximum=None, *,
     minimum, maximum : array-like of int
         Bounds per rank (``maximum`` defaults to ``total``).
     granularity : int, default 8
+    combine : {"sum", "quadrature"}
 
     Returns
     -------
     ndarray of int64
         Bits per rank; ``sum <= total`` and ``minimum <= B_i`` for every non-empty rank.
     """
+    if combine not in ("sum", "quadrature"):
+        raise InputError(f"combine must be 'sum' or 'quadrature', got {combine!r}")
     n = len(curves)
     minimum = np.asarray(minimum, dtype=np.int64)
     masses = np.asarray(masses, dtype=np.float64)
@@ -175,9 +203,11 @@ def optimal_allocation(curves, masses, total: int, minimum, maximum=None, *,
         ok = np.isfinite(e)
         if not ok.any():
             raise InputError(f"rank {i} reported no finite point of its error curve")
-        funcs.append(loglog_interpolant(b[ok], e[ok]))
+        f = loglog_interpolant(b[ok], e[ok])
+        funcs.append(f if combine == "sum" else _squared(f))
+    weights = masses[live] if combine == "sum" else masses[live] ** 2
     bits = allocate_budget(
-        funcs, masses[live], int(total), minimum[live],
+        funcs, weights, int(total), minimum[live],
         np.maximum(minimum[live], np.minimum(maximum[live], total)), granularity=granularity,
         grid_points=GRID_POINTS,
     )
@@ -220,6 +250,13 @@ def loglog_interpolant(budgets, errors):
         return np.exp(np.interp(x, lb, le))
 
     return f
+
+
+def _squared(f):
+    def g(bits):
+        return f(bits) ** 2
+
+    return g
 
 
 def local_clustering_cost(X, sample_weight=None, *, n_clusters: int = 10, max_iter: int = 10,

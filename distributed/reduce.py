@@ -39,6 +39,7 @@ from .allocation import (
     ALLOCATIONS,
     BYTE,
     check_minimums,
+    combination,
     curve_budgets,
     local_clustering_cost,
     optimal_allocation,
@@ -236,7 +237,8 @@ def _split(params: _Params, curves, costs, n_all, live, masses, available, minim
            maximums) -> np.ndarray:
     """The allocation rule (on the root)."""
     if params.allocation == "optimal":
-        return optimal_allocation(curves, masses, available, minimums, maximums)
+        return optimal_allocation(curves, masses, available, minimums, maximums,
+                                  combine=combination(params.method))
     shares = {"equal": live.astype(np.float64), "size": n_all.astype(np.float64),
               "cost": costs}[params.allocation]
     return proportional_allocation(shares, available, minimums)

@@ -8,6 +8,7 @@ from qcoreset.convex import allocate_budget_dp
 from qcoreset.distributed import (
     assign_ranks,
     block_range,
+    combination,
     container_overhead_bits,
     curve_budgets,
     decode_container,
@@ -151,6 +152,27 @@ def test_optimal_allocation_equals_dynamic_programme(seed):
     for shares in (np.ones(3), rng.uniform(size=3)):  # and never worse than a baseline
         assert objective(a) <= objective(proportional_allocation(shares, total, minimum)) \
             * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_quadrature_allocation_equals_dynamic_programme(seed):
+    rng = np.random.default_rng(seed)
+    curves, minimum = _curves(rng, 3)
+    masses = rng.uniform(100, 1000, 3)
+    total = int(minimum.sum()) + 1200
+    a = optimal_allocation(curves, masses, total, minimum, combine="quadrature")
+    sq = [(lambda f: (lambda b: f(b) ** 2))(loglog_interpolant(b, e)) for b, e in curves]
+    dp = allocate_budget_dp(sq, masses**2, total, minimum, granularity=8)
+
+    def objective(alloc):
+        return sum(m**2 * float(f(x)) for m, f, x in zip(masses, sq, alloc, strict=True))
+
+    assert objective(a) <= objective(dp) * (1 + 1e-4)
+
+
+def test_combination_follows_the_error_kind():
+    assert combination("rcc") == combination("kcenter") == "sum"
+    assert combination("sensitivity") == combination("uniform") == "quadrature"
 
 
 def test_similar_ranks_get_similar_budgets():
