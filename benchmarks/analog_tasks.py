@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import pickle
 import platform
 import subprocess
 import sys
@@ -93,16 +94,31 @@ def split(ds):
     return Xtr, ytr, Xte, yte
 
 
-class KeepModel:
-    """Keeps the model ``task.fit`` returns (evaluate_task's coreset fit)."""
+def cached(path: Path | None, make, *args, **kwargs):
+    """``make(*args, **kwargs)``, pickled at ``path`` (read back when there); None: no cache."""
+    if path is not None and path.exists():
+        with path.open("rb") as fh:
+            return pickle.load(fh)
+    obj = make(*args, **kwargs)
+    if path is not None:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(obj, fh)
+        os.replace(tmp, path)
+    return obj
 
-    def __init__(self, task):
+
+class KeepModel:
+    """Keeps (and caches) the model ``task.fit`` returns: evaluate_task's coreset fit."""
+
+    def __init__(self, task, path: Path | None):
         self.model = None
         self._fit = task.fit
+        self._path = path
         task.fit = self
 
     def __call__(self, *args, **kwargs):
-        self.model = self._fit(*args, **kwargs)
+        self.model = cached(self._path, self._fit, *args, **kwargs)
         return self.model
 
 
@@ -125,6 +141,18 @@ def hwa_model(task, model, coreset, target, seed, epochs):
     return Pipeline([("scaler", scaler), ("clf", tuned)])
 
 
+def kmeans_measure(model, X, backend):
+    """k-means on ``backend``: (cost, energy and latency per input, assignment)."""
+    before = dict(backend.stats)
+    labels = KMeansTask.assign(model, X, backend)
+    after = backend.stats
+    C = np.asarray(model.cluster_centers_, dtype=np.float64)
+    cost = float(np.mean(np.einsum("ij,ij->i", X - C[labels], X - C[labels])))
+    n = X.shape[0]
+    return (cost, (after["energy_j"] - before.get("energy_j", 0.0)) / n,
+            (after["latency_s"] - before.get("latency_s", 0.0)) / n, labels)
+
+
 def measure(task, model, X, y, backend):
     """(metric, energy per input, latency per input) of ``model`` on ``backend``."""
     before = dict(backend.stats)
@@ -145,19 +173,34 @@ def run_seed(seed, ds_name, data, tasks, presets, times, hwa_modes, full_models,
         f"{qc.payload_bits_} <= {qc.budget_bits_} bits ({time.perf_counter() - t0:.1f} s)")
     params = TASK_PARAMS.get(ds_name, {})
     rows = []
+    eval_rows = np.arange(Xtr.shape[0])
+    if args.eval_rows and args.eval_rows < Xtr.shape[0]:
+        eval_rows = np.sort(np.random.default_rng(0).choice(Xtr.shape[0], args.eval_rows,
+                                                            replace=False))
+    cache = args.cache
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+
+    def key(*parts):
+        if cache is None:
+            return None
+        return cache / ("-".join([ds_name, args.budget.replace("%", "pct"),
+                                  *map(str, parts)]) + ".pkl")
+
     for name in tasks:
         task = get_task(name, **params.get(name, {}))
         cls = task.kind == "accuracy"
-        X_eval, y_eval = (Xte, yte) if cls else (Xtr, None)
+        X_eval, y_eval = (Xte, yte) if cls else (Xtr[eval_rows], None)
         t1 = time.perf_counter()
         if name not in full_models:
-            full_models[name] = task.fit(Xtr, ytr if cls else None, random_state=seed)
+            full_models[name] = cached(key("full", name, args.full_seed), task.fit, Xtr,
+                                       ytr if cls else None, random_state=args.full_seed)
         full = full_models[name]
-        keeper = KeepModel(task)
+        keeper = KeepModel(task, key("coreset", name, seed))
         res = evaluate_task(task, coreset, Xtr, ytr, Xte, yte, full_model=full,
                             backend=DigitalBackend(), random_state=seed)
         model = keeper.model
-        digital = res.coreset_value
+        digital = task.score(model, X_eval, y_eval)
         base = {"seed": seed, "task": name, "metric": res.metric,
                 "coreset_rows": int(qc.size_), "bits": int(qc.bits_)}
         rows.append({**base, "preset": "digital", "time": "-", "training": "plain",
@@ -178,17 +221,20 @@ def run_seed(seed, ds_name, data, tasks, presets, times, hwa_modes, full_models,
                     if mode == "plain":
                         m, dig = model, digital
                     else:
+                        target = f"{preset}@{format_time(t)}"
                         t2 = time.perf_counter()
-                        m = hwa_model(task, model, coreset, f"{preset}@{format_time(t)}",
-                                      seed, args.hwa_epochs)
+                        m = cached(key("hwa", name, seed, target, args.hwa_epochs),
+                                   hwa_model, task, model, coreset, target, seed,
+                                   args.hwa_epochs)
                         fit_s = time.perf_counter() - t2
                         dig = task.score(m, X_eval, y_eval)
-                    value, energy, latency = measure(task, m, X_eval, y_eval, be)
-                    full_value = task.score(full, X_eval, y_eval, backend=be)
                     agree = None
-                    if name == "kmeans":
-                        agree = float(np.mean(KMeansTask.assign(m, X_eval, be)
-                                              == digital_assign))
+                    if name == "kmeans":  # one analog pass: assignment, cost and energy
+                        value, energy, latency, labels = kmeans_measure(m, X_eval, be)
+                        agree = float(np.mean(labels == digital_assign))
+                    else:
+                        value, energy, latency = measure(task, m, X_eval, y_eval, be)
+                    full_value = task.score(full, X_eval, y_eval, backend=be)
                     rows.append({
                         **base, "preset": preset, "time": format_time(t), "training": mode,
                         "coreset_digital": dig, "coreset_analog": value,
@@ -340,6 +386,13 @@ def main(argv=None) -> int:
                    help="HWA fine-tuning epochs (default: the tasks' defaults; 5 with --quick)")
     p.add_argument("--quick", action="store_true",
                    help="digits, seed 0, 1 day, short HWA: a smoke run in seconds")
+    p.add_argument("--eval-rows", type=int, default=None,
+                   help="score kmeans/pca on this many training rows (seeded sample; "
+                   "default: all)")
+    p.add_argument("--full-seed", type=int, default=0,
+                   help="seed of the full-data models, fitted once and shared by all seeds")
+    p.add_argument("--cache", type=Path, default=None,
+                   help="folder for pickled fitted models, shared between runs")
     p.add_argument("--tag", default="", help="suffix of the output file names")
     p.add_argument("--out", type=Path, default=HERE / "results")
     args = p.parse_args(argv)
