@@ -18,6 +18,8 @@ encode_payload, decode_payload, read_header
     The ``.qcs`` codec.
 load_input, parse_budget
     Inputs and budgets as the command line reads them.
+StreamingCoreset, merge_reduce
+    Merge-and-reduce coresets of data read in chunks (``partial_fit``).
 """
 
 from ._errors import (
@@ -33,6 +35,7 @@ from .datasets import load_input
 from .estimator import CoresetEstimator, QuantizedCoreset
 from .payload import decode_payload, encode_payload, payload_nbytes, read_header
 from .quantizers import QUANTIZERS, get_quantizer, register_quantizer
+from .streaming import StreamingCoreset, merge_reduce
 
 __version__ = "0.1.0"
 
@@ -52,6 +55,8 @@ __all__ = [
     "read_header",
     "load_input",
     "parse_budget",
+    "StreamingCoreset",
+    "merge_reduce",
     "QCoresetError",
     "InputError",
     "BudgetError",
