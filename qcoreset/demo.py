@@ -402,6 +402,8 @@ def _run_demo(data, budget, *, out, seed, quick, plots, progress) -> dict:
             continue
         mark = "  <- chosen" if r["chosen"] else ""
         pred = "-" if r["predicted_error"] is None else f"{r['predicted_error']:.4g}"
+        if r.get("pruned"):
+            pred = ">=" + pred
         progress.line(f"      {r['bits']:>4} {r['size']:>6} {r['payload_bits']:>13} "
                       f"{pred:>16}{mark}")
     progress.done(f"{feasible} of {len(plan_rows)} bit depths fit; proxy {plan.proxy}; "
@@ -801,7 +803,8 @@ def render_markdown(report: dict) -> str:
     p = report["plan"]
     md.append(f"Constructor {p['method']}, quantizer {p['quantizer']}, coreset-error proxy "
               f"{p['proxy']}. For every bit depth the largest coreset that fits the budget; the "
-              "planner keeps the smallest predicted error (per unit weight).")
+              "planner keeps the smallest predicted error (per unit weight; ≥ marks depths "
+              "skipped because a floor of their prediction already exceeds the choice).")
     md.append("")
     md.append("| bits | size | payload bits | coreset error | quantization error | "
               "predicted error | chosen |")
@@ -812,6 +815,8 @@ def render_markdown(report: dict) -> str:
             continue
         f = [("-" if r[k] is None else f"{r[k]:.4g}")
              for k in ("cs_error", "quantization_error", "predicted_error")]
+        if r.get("pruned"):
+            f[2] = "≥ " + f[2]
         md.append(f"| {r['bits']} | {r['size']} | {r['payload_bits']:,} | {f[0]} | {f[1]} | "
                   f"{f[2]} | {'yes' if r['chosen'] else ''} |")
     md.append("")
