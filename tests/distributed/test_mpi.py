@@ -26,7 +26,7 @@ def test_api_in_an_mpi_job():
         assert all(p <= a for p, a in zip(rule["payload_bits"], rule["allocation"], strict=True))
         assert sum(rule["allocation"]) <= rule["available_bits"] < rule["budget_bits"]
     objective = report["objective"]
-    assert objective["optimal"] <= min(objective.values()) * (1 + 1e-9)
+    assert objective["optimal"] <= min(objective.values()) * (1 + 1e-4)
     assert report["empty_rank"][-1] == 0
 
 
