@@ -27,6 +27,7 @@ Examples::
     python benchmarks/distributed.py quality --datasets fashion-mnist --ranks 2 4 8 --seeds 5
     python benchmarks/distributed.py mpi --seeds 3
     python benchmarks/distributed.py ooc --path /tmp/big.npy
+    python benchmarks/distributed.py summary benchmarks/results/distributed-quality.csv
 """
 
 from __future__ import annotations
@@ -312,6 +313,20 @@ def cmd_ooc(args) -> None:
         {"cores": os.cpu_count(), "path": str(path), "rows": rows}, indent=1))
 
 
+def cmd_summary(args) -> None:
+    rows = []
+    for path in args.csv:
+        with open(path) as fh:
+            for r in csv.DictReader(fh):
+                r["ranks"] = int(r["ranks"])
+                r["error"] = float(r["error"])
+                rows.append(r)
+    summary = summarize(rows)
+    if args.out:
+        Path(args.out).write_text(json.dumps(summary, indent=1))
+    print_summary(summary)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -336,13 +351,17 @@ def main(argv=None) -> None:
     o.add_argument("--cols", type=int, default=32)
     o.add_argument("--budget", default="0.1%")
     o.add_argument("--ranks", nargs="+", type=int, default=[1, 2])
+    sm = sub.add_parser("summary", help="median table of quality CSV files")
+    sm.add_argument("csv", nargs="+")
+    sm.add_argument("--out", help="also write the summary as JSON here")
     for p in (q, m):
         p.add_argument("--cache", type=Path,
                        default=Path(tempfile.gettempdir()) / "qcoreset-bench-cache",
                        help="folder for the full-data models (default: a temp folder)")
     args = parser.parse_args(argv)
     RESULTS.mkdir(exist_ok=True)
-    {"quality": cmd_quality, "mpi": cmd_mpi, "ooc": cmd_ooc}[args.cmd](args)
+    {"quality": cmd_quality, "mpi": cmd_mpi, "ooc": cmd_ooc,
+     "summary": cmd_summary}[args.cmd](args)
 
 
 if __name__ == "__main__":
