@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import pickle
 import sys
 import time
 import warnings
@@ -130,8 +131,60 @@ def error_of(res):
     return res.normalized_cost - 1.0 if res.kind == "cost" else res.degradation
 
 
+def _full_model(args, dname, tname, seed, Xtr, ytr):
+    """The task's model on all the training data (from --cache when it is there)."""
+    task = get_task(tname)
+    path = None if args.cache is None else args.cache / f"{dname}-{tname}-seed{seed}.pkl"
+    if path is not None and path.exists():
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    t0 = time.perf_counter()
+    model = task.fit(Xtr, ytr if task.needs_labels else None, random_state=seed)
+    print(f"  seed {seed}: full-data {tname} fitted in {time.perf_counter() - t0:.1f} s",
+          flush=True)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_suffix(".tmp"), "wb") as fh:
+            pickle.dump(model, fh)
+        os.replace(path.with_suffix(".tmp"), path)
+    return model
+
+
+def _read_partial(path: Path):
+    """Rows already measured by an interrupted run (``--resume``)."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        for k in ("seed", "size", "bits", "payload_bits", "budget_bits", "sent_all"):
+            r[k] = int(r[k])
+        for k in ("reduction", "full_value", "coreset_value", "error", "plan_seconds",
+                  "build_seconds"):
+            r[k] = float(r[k])
+        for k in ("normalized_cost", "degradation"):
+            r[k] = float(r[k]) if r[k] not in ("", "None") else None
+    return rows
+
+
+def _append_partial(path: Path, rows):
+    new = not path.exists()
+    with open(path, "a", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        if new:
+            w.writeheader()
+        w.writerows(rows)
+
+
 def run(args):
-    rows, oracle = [], []
+    args.out.mkdir(parents=True, exist_ok=True)
+    partial = args.out / "reduction-partial.csv"
+    if not args.resume and partial.exists():
+        partial.unlink()
+    rows = _read_partial(partial)
+    first = {get_task(t).needs_labels: t for t in reversed(args.tasks)}
+    done = {(r["dataset"], r["budget"], r["seed"], first[get_task(r["task"]).needs_labels])
+            for r in rows}
     for dname in args.datasets:
         try:
             Xtr, ytr, Xte, yte = load(dname)
@@ -145,16 +198,14 @@ def run(args):
             for tname in args.tasks:
                 if args.one_full_model and tname in full:
                     continue
-                task = get_task(tname)
-                t0 = time.perf_counter()
-                full[tname] = task.fit(Xtr, ytr if task.needs_labels else None,
-                                       random_state=seed)
-                print(f"  seed {seed}: full-data {tname} fitted in "
-                      f"{time.perf_counter() - t0:.1f} s")
+                full[tname] = _full_model(args, dname, tname, seed, Xtr, ytr)
             for budget in args.budgets:
                 for labelled in (False, True):
                     tasks = [t for t in args.tasks if get_task(t).needs_labels == labelled]
                     if not tasks:
+                        continue
+                    key = (dname, budget, seed, tasks[0])
+                    if key in done:
                         continue
                     y_fit = ytr if labelled else None
                     cand = {}
@@ -199,30 +250,41 @@ def run(args):
                                 "degradation": res.degradation, "error": error_of(res),
                                 "plan_seconds": qc.timings_["plan"],
                                 "build_seconds": qc.timings_["build"],
+                                "sent_all": int(qc.sent_all_),
                             }
                             rows.append(row)
-                    for tname in tasks:
-                        sel = [r for r in rows if r["dataset"] == dname and r["budget"] == budget
-                               and r["seed"] == seed and r["task"] == tname]
-                        grid = [r for r in sel if r["method"].startswith("grid@")]
-                        pick = [r for r in sel if r["method"] == "planner"]
-                        if grid and pick:
-                            best = min(grid + pick, key=lambda r: r["error"])
-                            oracle.append({
-                                "dataset": dname, "budget": budget, "seed": seed,
-                                "task": tname, "planner_bits": pick[0]["bits"],
-                                "planner_error": pick[0]["error"],
-                                "oracle_bits": best["bits"], "oracle_error": best["error"],
-                                "gap": pick[0]["error"] - best["error"],
-                            })
+                    group = [r for r in rows if r["task"] in tasks and (
+                        r["dataset"], r["budget"], r["seed"]) == (dname, budget, seed)]
+                    if group:
+                        _append_partial(partial, group)
                     msg = ", ".join(f"{r['method']}={r['error']:+.4f}" for r in rows[-len(cand)
                                     * len(tasks):] if r["task"] == tasks[0])
                     print(f"  seed {seed} budget {budget} ({'labelled' if labelled else 'X only'}"
-                          f"; {tasks[0]} error): {msg}")
-    return rows, oracle
+                          f"; {tasks[0]} error): {msg}", flush=True)
+    return rows
 
 
-def summarise(rows, oracle, out: Path):
+def oracle_gaps(rows):
+    """Per (dataset, budget, seed, task): the planner's error against the best grid pair."""
+    out = []
+    keys = sorted({(r["dataset"], r["budget"], r["seed"], r["task"]) for r in rows})
+    for key in keys:
+        sel = [r for r in rows if (r["dataset"], r["budget"], r["seed"], r["task"]) == key]
+        grid = [r for r in sel if r["method"].startswith("grid@")]
+        pick = [r for r in sel if r["method"] == "planner"]
+        if grid and pick:
+            best = min(grid + pick, key=lambda r: r["error"])
+            out.append({
+                "dataset": key[0], "budget": key[1], "seed": key[2], "task": key[3],
+                "planner_bits": pick[0]["bits"], "planner_error": pick[0]["error"],
+                "oracle_bits": best["bits"], "oracle_error": best["error"],
+                "gap": pick[0]["error"] - best["error"],
+            })
+    return out
+
+
+def summarise(rows, out: Path):
+    oracle = oracle_gaps(rows)
     out.mkdir(parents=True, exist_ok=True)
     if rows:
         with open(out / "reduction.csv", "w", newline="") as fh:
@@ -273,10 +335,12 @@ def summarise(rows, oracle, out: Path):
             print(f"  {g[0]:<14} {g[1]:>6} {g[2]:<7} gap {np.median([o['gap'] for o in sel]):+.4f}"
                   f"  (planner bits {int(np.median([o['planner_bits'] for o in sel]))}, "
                   f"best bits {int(np.median([o['oracle_bits'] for o in sel]))})")
-    plans = [s for s in summary if s["method"] == "planner"]
-    if plans:
-        ratio = np.median([s["plan_seconds"] / max(s["build_seconds"], 1e-9) for s in plans])
-        print(f"\nplanner time / coreset construction time (median): {ratio:.3f}")
+    built = [r for r in rows if r["method"] == "planner" and not r["sent_all"]]
+    for dset in sorted({r["dataset"] for r in built}):
+        sel = [r for r in built if r["dataset"] == dset]
+        ratio = np.median([r["plan_seconds"] / max(r["build_seconds"], 1e-9) for r in sel])
+        print(f"planner time / coreset construction time, {dset} (median over the budgets "
+              f"where a coreset was built): {ratio:.3f}")
     _plot(summary, out)
 
 
@@ -325,10 +389,15 @@ def main(argv=None) -> int:
     p.add_argument("--one-full-model", action="store_true",
                    help="fit each task on all the data once (seed 0) and compare every seed's "
                    "coresets with it (saves the full-data fits on large data)")
+    p.add_argument("--cache", type=Path,
+                   help="folder for the full-data models (reused by later runs)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the rows of an interrupted run (OUT/reduction-partial.csv) and "
+                   "measure only what is missing")
     p.add_argument("--out", type=Path, default=HERE / "results")
     args = p.parse_args(argv)
-    rows, oracle = run(args)
-    summarise(rows, oracle, args.out)
+    rows = run(args)
+    summarise(rows, args.out)
     return 0
 
 
