@@ -31,11 +31,13 @@ from ._comm import MPIUnavailableError, RankError, get_comm, install_abort_hook
 from .allocation import (
     ALLOCATIONS,
     combination,
+    convex_envelope,
     curve_budgets,
     local_clustering_cost,
     loglog_interpolant,
     optimal_allocation,
     proportional_allocation,
+    rank_curve,
 )
 from .container import (
     container_overhead_bits,
@@ -63,6 +65,8 @@ __all__ = [
     "local_clustering_cost",
     "loglog_interpolant",
     "combination",
+    "convex_envelope",
+    "rank_curve",
     "container_overhead_bits",
     "encode_container",
     "decode_container",

@@ -15,10 +15,10 @@ whole bytes (payloads are whole bytes, so a bit beyond a multiple of 8 would be 
     so ``sum_i U_i^2 E_i(B_i)^2`` is minimised (a Neyman allocation). The squared form
     also stays convex where the finite-population factor makes ``E_i`` itself bend down
     steeply (a rank close to sending all its rows), which the linear sum would over-reward.
-    The curves (through :func:`loglog_interpolant`, sampled densely) are fitted convex
-    and non-increasing and the problem is solved by
-    :func:`qcoreset.convex.allocate_budget` (cvxpy LP, integer greedy repair; equal to a
-    dynamic programme on the fitted curves).
+    The curves (through :func:`loglog_interpolant`, sampled densely, lower convex
+    envelope: :func:`rank_curve`) are convex and non-increasing and the problem is solved
+    by :func:`qcoreset.convex.allocate_budget` (cvxpy LP, integer greedy repair; equal to a
+    dynamic programme on the same curves).
 ``equal``
     The rest split equally.
 ``size``
@@ -38,7 +38,7 @@ import numpy as np
 from qcoreset._errors import BudgetError, InputError
 from qcoreset._kmeans import kmeans_plusplus_seeding, lloyd
 from qcoreset._validation import check_data, check_int, check_sample_weight
-from qcoreset.convex import allocate_budget
+from qcoreset.convex import PiecewiseLinear, allocate_budget
 
 __all__ = [
     "ALLOCATIONS",
@@ -48,6 +48,8 @@ __all__ = [
     "optimal_allocation",
     "local_clustering_cost",
     "loglog_interpolant",
+    "convex_envelope",
+    "rank_curve",
     "combination",
     "check_minimums",
 ]
@@ -56,8 +58,8 @@ __all__ = [
 ALLOCATIONS = ("optimal", "equal", "size", "cost")
 #: granularity of every allocation in bits (payloads are whole bytes)
 BYTE = 8
-#: samples of each interpolated curve in the convex fit: dense, so that the linear pieces
-#: (whose equal slopes leave ties) span a fraction of a percent of a rank's range
+#: samples of each interpolated curve before its convex envelope: dense, so that the linear
+#: pieces (whose equal slopes leave ties) span a fraction of a percent of a rank's range
 GRID_POINTS = 2049
 #: constructors whose coreset error is a proven transport bound (errors add linearly)
 PROVEN_METHODS = frozenset({"rcc", "kcenter"})
@@ -203,13 +205,12 @@ def optimal_allocation(curves, masses, total: int, minimum, maximum=None, *,
         ok = np.isfinite(e)
         if not ok.any():
             raise InputError(f"rank {i} reported no finite point of its error curve")
-        f = loglog_interpolant(b[ok], e[ok])
-        funcs.append(f if combine == "sum" else _squared(f))
+        hi = int(max(minimum[i], min(maximum[i], total)))
+        funcs.append(rank_curve(b[ok], e[ok], int(minimum[i]), hi, combine=combine))
     weights = masses[live] if combine == "sum" else masses[live] ** 2
     bits = allocate_budget(
         funcs, weights, int(total), minimum[live],
         np.maximum(minimum[live], np.minimum(maximum[live], total)), granularity=granularity,
-        grid_points=GRID_POINTS,
     )
     out[live] = bits
     return out
@@ -252,11 +253,57 @@ def loglog_interpolant(budgets, errors):
     return f
 
 
-def _squared(f):
-    def g(bits):
-        return f(bits) ** 2
+def convex_envelope(x, y) -> PiecewiseLinear:
+    """The greatest convex function below the points ``(x, y)`` (lower convex hull).
 
-    return g
+    Parameters
+    ----------
+    x : array-like of shape (k,)
+        Strictly increasing abscissae.
+    y : array-like of shape (k,)
+        Values.
+
+    Returns
+    -------
+    PiecewiseLinear
+        Through the hull's vertices; non-increasing when ``y`` is.
+
+    Examples
+    --------
+    >>> convex_envelope([0, 1, 2, 3], [4.0, 3.0, 0.5, 0.0]).breakpoints.tolist()
+    [0.0, 2.0, 3.0]
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    hull: list[int] = []
+    for j in range(x.shape[0]):  # monotone chain; a few thousand points
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            # drop b unless the slope a->b is strictly below the slope b->j
+            if (y[b] - y[a]) * (x[j] - x[b]) >= (y[j] - y[b]) * (x[b] - x[a]):
+                hull.pop()
+            else:
+                break
+        hull.append(j)
+    return PiecewiseLinear(x[hull], y[hull])
+
+
+def rank_curve(budgets, errors, lo: int, hi: int, *, combine: str = "sum",
+               points: int = GRID_POINTS) -> PiecewiseLinear:
+    """A rank's convex, non-increasing error curve on ``[lo, hi]`` from its proxy points.
+
+    The points are interpolated in log-log coordinates (:func:`loglog_interpolant`),
+    squared for ``combine="quadrature"``, sampled on ``points`` budgets spread linearly
+    and geometrically over ``[lo, hi]``, and replaced by their lower convex envelope
+    (:func:`convex_envelope`), which the allocation LP takes as it is.
+    """
+    f = loglog_interpolant(budgets, errors)
+    lo, hi = float(lo), float(max(hi, lo))
+    half = max(2, points // 2)
+    x = np.unique(np.concatenate([np.linspace(lo, hi, half),
+                                  np.geomspace(max(lo, 1.0), max(hi, 1.0), half), [lo, hi]]))
+    y = f(x) if combine == "sum" else f(x) ** 2
+    return convex_envelope(x, np.minimum.accumulate(y))
 
 
 def local_clustering_cost(X, sample_weight=None, *, n_clusters: int = 10, max_iter: int = 10,
