@@ -76,7 +76,7 @@ class HWANoiseProfile:
     """ADC range in normalised output units (for the static-range headroom rule)."""
     max_input_size: int = 0
     """Rows per tile (0: one tile); the headroom rule is applied per input slice."""
-    output_quantile: float | None = 0.999
+    output_quantile: float | None = 0.99
     """Headroom rule of the static range, as in :class:`AnalogBackend` (None: off)."""
     center_inputs: bool = True
     """Inputs are centred before the DAC, as in :class:`AnalogBackend`."""
@@ -88,7 +88,7 @@ class HWANoiseProfile:
 
 
 def hwa_noise_profile(config="hwa_standard", t_inference=86400.0, *, seed=0,
-                      center_inputs=True, output_quantile=0.999) -> HWANoiseProfile:
+                      center_inputs=True, output_quantile=0.99) -> HWANoiseProfile:
     """Measure the noise of ``config`` at ``t_inference`` for noise-injection training.
 
     Parameters
