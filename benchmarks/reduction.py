@@ -394,9 +394,18 @@ def main(argv=None) -> int:
     p.add_argument("--resume", action="store_true",
                    help="keep the rows of an interrupted run (OUT/reduction-partial.csv) and "
                    "measure only what is missing")
+    p.add_argument("--summarise-only", action="store_true",
+                   help="print and save the summary of OUT/reduction-partial.csv without "
+                   "measuring anything")
     p.add_argument("--out", type=Path, default=HERE / "results")
     args = p.parse_args(argv)
-    rows = run(args)
+    if args.summarise_only:
+        rows = _read_partial(args.out / "reduction-partial.csv")
+        if not rows:
+            print(f"no rows in {args.out / 'reduction-partial.csv'}")
+            return 1
+    else:
+        rows = run(args)
     summarise(rows, args.out)
     return 0
 
