@@ -664,11 +664,16 @@ def _fit_scaler(X: np.ndarray, w: np.ndarray, floor: float) -> StandardScaler:
     The floor keeps a feature that is (nearly) constant on a small coreset but not on
     the full data (e.g. a border pixel) from being blown up at prediction time.
     """
-    scaler = StandardScaler().fit(X, sample_weight=w)
-    std = np.sqrt(scaler.var_)
+    # the weighted variance of a constant column can come out a hair below zero (rounding):
+    # scikit-learn's scale is then NaN; treat it as the constant column it is (scale 1)
+    with np.errstate(invalid="ignore"):
+        scaler = StandardScaler().fit(X, sample_weight=w)
+    std = np.sqrt(np.maximum(scaler.var_, 0.0))
     level = float(std.mean())
     if floor > 0 and level > 0:
         scaler.scale_ = np.maximum(std, floor * level)
+    else:
+        scaler.scale_ = np.where(np.isfinite(scaler.scale_), scaler.scale_, 1.0)
     return scaler
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -626,3 +627,19 @@ def test_register_a_new_task(blobs):
             register_task("mean-distance", MeanDistance)
     finally:
         TASKS._items.pop("mean-distance", None)
+
+
+def test_scaler_floor_survives_a_constant_column_with_weights():
+    from qcoreset.tasks import _fit_scaler
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 4))
+    X[:, 2] = 0.1  # constant; with these weights its variance rounds to -2e-48
+    w = rng.uniform(0.1, 7.3, size=300)
+    for floor in (0.1, 0.0):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            sc = _fit_scaler(X, w, floor)
+        assert np.isfinite(sc.scale_).all() and (sc.scale_ > 0).all()
+        assert np.isfinite(sc.transform(X)).all()
+    assert sc.scale_[2] == 1.0
