@@ -627,6 +627,26 @@ def _plan(
                 time.perf_counter() - t0)
 
 
+def _checked_inputs(X, y, sample_weight, method, quantizer, bits, random_state):
+    """Validated ``(X, u, classes, fitted quantizer, bit options, rng)`` of a planning call."""
+    X = check_data(X)
+    n = X.shape[0]
+    u = check_sample_weight(sample_weight, n)
+    labels = None if y is None else check_labels(y, n)
+    CONSTRUCTORS.get(method)
+    cls = QUANTIZERS.get(quantizer)
+    if isinstance(bits, str):
+        if bits != "auto":
+            raise InputError(f"bits must be 'auto' or an integer, got {bits!r}")
+        options = candidate_bits(quantizer)
+    else:
+        options = (bits,)
+    q = get_quantizer(quantizer, options[0] if cls.uses_bits else None).fit(X)
+    classes = None if labels is None else np.unique(labels[u > 0])
+    rs = check_random_state(random_state)
+    return X, u, classes, q, options, np.random.default_rng(rs.randint(2**31 - 1))
+
+
 def plan(
     X,
     budget,
@@ -674,23 +694,9 @@ def plan(
     InputError, BudgetError
         For invalid input or a budget that holds no coreset.
     """
-    X = check_data(X)
-    n, d = X.shape
-    u = check_sample_weight(sample_weight, n)
-    labels = None if y is None else check_labels(y, n)
-    budget_bits = parse_budget(budget, n, d)
-    CONSTRUCTORS.get(method)
-    cls = QUANTIZERS.get(quantizer)
-    if isinstance(bits, str):
-        if bits != "auto":
-            raise InputError(f"bits must be 'auto' or an integer, got {bits!r}")
-        options = candidate_bits(quantizer)
-    else:
-        options = (bits,)
-    q = get_quantizer(quantizer, options[0] if cls.uses_bits else None).fit(X)
-    classes = None if labels is None else np.unique(labels[u > 0])
-    rs = check_random_state(random_state)
-    rng = np.random.default_rng(rs.randint(2**31 - 1))
+    X, u, classes, q, options, rng = _checked_inputs(X, y, sample_weight, method, quantizer,
+                                                      bits, random_state)
+    budget_bits = parse_budget(budget, *X.shape)
     return _plan(X, u, classes=classes, budget_bits=budget_bits, quantizer=q, method=method,
                  bits_options=options, proxy=proxy, n_clusters=n_clusters, rng=rng,
                  prune=prune)
@@ -755,25 +761,12 @@ def error_curve(
     -------
     ErrorCurve
     """
-    X = check_data(X)
-    n, d = X.shape
-    u = check_sample_weight(sample_weight, n)
-    labels = None if y is None else check_labels(y, n)
     budgets = np.asarray(budgets, dtype=np.int64).ravel()
     if budgets.size == 0 or (budgets < 0).any():
         raise InputError("budgets must be a non-empty sequence of non-negative bit counts")
-    CONSTRUCTORS.get(method)
-    cls = QUANTIZERS.get(quantizer)
-    if isinstance(bits, str):
-        if bits != "auto":
-            raise InputError(f"bits must be 'auto' or an integer, got {bits!r}")
-        options = candidate_bits(quantizer)
-    else:
-        options = (bits,)
-    q0 = get_quantizer(quantizer, options[0] if cls.uses_bits else None).fit(X)
-    classes = None if labels is None else np.unique(labels[u > 0])
-    rs = check_random_state(random_state)
-    rng = np.random.default_rng(rs.randint(2**31 - 1))
+    X, u, classes, q0, options, rng = _checked_inputs(X, y, sample_weight, method, quantizer,
+                                                       bits, random_state)
+    d = X.shape[1]
     n_pos = int((u > 0).sum())
     n_groups = 1 if classes is None else len(classes)
     wenc, wbits = plan_weight_encoding(method, u)
