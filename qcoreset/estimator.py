@@ -62,9 +62,10 @@ class QuantizedCoreset(BaseEstimator):
     refine_weights : bool, default=False
         Re-fit the weights of the quantized coreset rows to the full data with
         :func:`qcoreset.convex.refine_weights` (a non-negative QP matching the mass and
-        first moment of every cell of ``n_clusters`` k-means++ centres, per class) before
-        encoding. Needs a constructor with real-valued weights (``sensitivity``,
-        ``lightweight``). Off by default: ``benchmarks/reduction.py`` measures it.
+        first moment of every cell around up to ``n_clusters`` k-means++ seeds drawn among
+        the coreset rows, per class) before encoding. Needs a constructor with real-valued
+        weights (``sensitivity``, ``lightweight``). Off by default: ``benchmarks/reduction.py``
+        measures it.
     random_state : int, RandomState instance or None, default=None
         Seeds every random choice (sampling, k-means++, stochastic rounding).
 
@@ -166,8 +167,8 @@ class QuantizedCoreset(BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Finite numeric data.
         y : array-like of shape (n_samples,) or None
-            Class labels. When given, the coreset is built per class (sizes
-            proportional to class mass) and the labels travel in the payload.
+            Class labels. When given, the coreset is built per class (sizes from
+            ``class_allocation``) and the labels travel in the payload.
         sample_weight : array-like of shape (n_samples,) or None
             Non-negative weights of the rows (default 1).
 
