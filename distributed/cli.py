@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from qcoreset._errors import InputError, QCoresetError
+from qcoreset.cli import _auto_or_int
 
 __all__ = ["main", "build_parser"]
 
@@ -43,20 +44,6 @@ class _Parser(argparse.ArgumentParser):
 
     def print_help(self, file=None):
         raise _UsageError(0, self.format_help())
-
-
-def _auto_or_int(what: str):
-    def parse(text: str):
-        if text == "auto":
-            return "auto"
-        try:
-            return int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"invalid {what} {text!r}: use 'auto' or a whole number"
-            ) from None
-
-    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
