@@ -560,6 +560,24 @@ def register_constructor(
     CONSTRUCTORS.register(name, cls, replace=replace)
 
 
+def constructor_params(method: str, method_params: Any, n_clusters: Any) -> dict[str, Any]:
+    """Parameters for ``method``: ``method_params`` plus ``n_clusters`` where it applies.
+
+    Estimators take ``n_clusters`` as a top-level option; it is passed on to the
+    constructors that have such a parameter unless ``method_params`` sets it already.
+
+    Raises
+    ------
+    InputError
+        For an unknown method or an invalid ``n_clusters``.
+    """
+    cls = CONSTRUCTORS.get(method)
+    params = dict(method_params or {})
+    if "n_clusters" in getattr(cls, "_defaults", {}) and "n_clusters" not in params:
+        params["n_clusters"] = check_int(n_clusters, "n_clusters", 1)
+    return params
+
+
 def get_constructor(name: str, **params: Any) -> CoresetConstructor:
     """Instantiate the constructor registered under ``name``.
 

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 from ._errors import EstimatorError, InputError
 from ._validation import check_data, check_int, check_labels, check_sample_weight
 from .budget import parse_budget, raw_bits
-from .constructors import CONSTRUCTORS, build_coreset
+from .constructors import CONSTRUCTORS, build_coreset, constructor_params
 from .payload import decode_payload, encode_payload
 from .planner import _plan, candidate_bits, class_sizes
 from .quantizers import QUANTIZERS, get_quantizer
@@ -152,13 +152,6 @@ class QuantizedCoreset(BaseEstimator):
         self.random_state = random_state
 
     # -------------------------------------------------------------------------
-    def _method_params(self) -> dict:
-        cls = CONSTRUCTORS.get(self.method)
-        params = dict(self.method_params or {})
-        if "n_clusters" in getattr(cls, "_defaults", {}) and "n_clusters" not in params:
-            params["n_clusters"] = check_int(self.n_clusters, "n_clusters", 1)
-        return params
-
     def fit(self, X, y=None, sample_weight=None):
         """Build, quantize, encode and decode the coreset of ``X``.
 
@@ -196,7 +189,7 @@ class QuantizedCoreset(BaseEstimator):
             )
         budget_bits = parse_budget(self.budget, n, d)
         quantizer_cls = QUANTIZERS.get(self.quantizer)
-        method_params = self._method_params()
+        method_params = constructor_params(self.method, self.method_params, self.n_clusters)
         if self.class_allocation not in ("optimal", "mass"):
             raise InputError(
                 f"class_allocation must be 'optimal' or 'mass', got {self.class_allocation!r}")

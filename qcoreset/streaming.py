@@ -39,7 +39,7 @@ import numpy as np
 
 from ._errors import InputError
 from ._validation import check_data, check_int, check_labels, check_sample_weight
-from .constructors import CONSTRUCTORS, Coreset, build_coreset
+from .constructors import Coreset, build_coreset, constructor_params
 
 __all__ = [
     "StreamingCoreset",
@@ -141,16 +141,10 @@ class StreamingCoreset:
         self.random_state = random_state
 
     # ------------------------------------------------------------------------------------
-    def _params(self) -> dict:
-        cls = CONSTRUCTORS.get(self.method)
-        params = dict(self.method_params or {})
-        if "n_clusters" in getattr(cls, "_defaults", {}) and "n_clusters" not in params:
-            params["n_clusters"] = check_int(self.n_clusters, "n_clusters", 1)
-        return params
-
     def _start(self, d: int, labelled: bool) -> None:
         self._size = check_int(self.size, "size", 1)
-        self._method_params = self._params()
+        self._method_params = constructor_params(self.method, self.method_params,
+                                                 self.n_clusters)
         rs = self.random_state
         self._rng = rs if isinstance(rs, np.random.Generator) else np.random.default_rng(rs)
         self._levels: dict[int, _Node] = {}
