@@ -7,14 +7,31 @@ whole bytes (payloads are whole bytes, so a bit beyond a multiple of 8 would be 
 ``optimal``
     Minimise the union's error subject to ``sum_i B_i <= B``, ``H_i <= B_i``, where
     ``E_i`` is rank i's planner-predicted per-unit-weight error curve
-    (:func:`qcoreset.planner.error_curve`, a few geometric budgets between ``H_i`` and the
-    most rank i could get) and ``U_i`` its data mass. For constructors with proven bounds
+    (:func:`qcoreset.planner.error_curve`, a few geometric budgets on a grid common to
+    all ranks) and ``U_i`` its data mass. For constructors with proven bounds
     (``rcc``, ``kcenter``) the union's bound is ``sum_i U_i E_i(B_i)``; for the sampling
     constructors ``E_i`` is one standard error of an unbiased estimate, the ranks' estimates
     are independent, and the union's standard error is ``sqrt(sum_i (U_i E_i(B_i))^2)``,
     so ``sum_i U_i^2 E_i(B_i)^2`` is minimised (a Neyman allocation). The squared form
     also stays convex where the finite-population factor makes ``E_i`` itself bend down
     steeply (a rank close to sending all its rows), which the linear sum would over-reward.
+
+    *Curve noise.* One proxy fit is random (k-means++ seeding, row samples): two ranks
+    holding statistically identical rows report curves ten percent apart, and an
+    allocation that follows them moves bits on noise. So each rank fits its proxy
+    ``K`` times (seeds derived from its rank seed) and sends, per budget, the mean
+    ``x_i`` of the log errors and its variance ``v_i`` (sample variance over the fits
+    divided by ``K``). The root treats the ranks as a random-effects model,
+    ``x_i = mu + delta_i + noise``, ``delta_i ~ N(0, tau^2)``: it estimates the
+    between-rank variance ``tau^2`` by the DerSimonian–Laird moment estimator, pooled over
+    the grid (``sum_j (Q_j - (k - 1)) / sum_j c_j``, clipped at 0), and replaces every
+    curve by its posterior mean ``mu + tau^2 / (tau^2 + v_i) (x_i - mu)``, ``mu`` the
+    precision-weighted mean (:func:`shrink_curves`). Curves that differ no more than their
+    noise collapse onto the pooled per-unit-weight curve, and identical curves give
+    ranks of equal mass equal budgets and, for curves falling like ``B^(-1/2)``, budgets
+    in proportion to their mass (the ``size`` split); curves that differ beyond their
+    noise keep their differences. ``K = 1`` (no spread known) keeps each curve as it is.
+
     The curves (through :func:`loglog_interpolant`, sampled densely, lower convex
     envelope: :func:`rank_curve`) are convex and non-increasing and the problem is solved
     by :func:`qcoreset.convex.allocate_budget` (cvxpy LP, integer greedy repair; equal to a
@@ -32,6 +49,8 @@ Ranks without rows (possible with label-based splits) get 0 bits and send nothin
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -51,6 +70,9 @@ __all__ = [
     "convex_envelope",
     "rank_curve",
     "combination",
+    "summarize_fits",
+    "shrink_curves",
+    "ShrunkCurves",
     "check_minimums",
 ]
 
@@ -61,8 +83,14 @@ BYTE = 8
 #: samples of each interpolated curve before its convex envelope: dense, so that the linear
 #: pieces (whose equal slopes leave ties) span a fraction of a percent of a rank's range
 GRID_POINTS = 2049
+#: proxy fits each rank averages for its ``optimal`` curve (see :func:`shrink_curves`)
+CURVE_FITS = 8
 #: constructors whose coreset error is a proven transport bound (errors add linearly)
 PROVEN_METHODS = frozenset({"rcc", "kcenter"})
+#: weight of the tie-breaking term of :func:`optimal_allocation`, relative to the objective
+TIE_WEIGHT = 1e-3
+#: floor of a curve point's noise variance (log units): a relative error of 1e-6
+_MIN_VARIANCE = 1e-12
 
 
 def check_minimums(total: int, minimum, *, framing: int = 0) -> None:
@@ -160,6 +188,148 @@ def combination(method: str) -> str:
     return "sum" if method in PROVEN_METHODS else "quadrature"
 
 
+class ShrunkCurves(NamedTuple):
+    """Result of :func:`shrink_curves`."""
+
+    #: every rank's pooled ``(budgets, errors)`` points (None for an empty rank)
+    curves: list
+    #: estimated between-rank variance ``tau^2`` of the log errors (0: no difference
+    #: beyond the noise)
+    between_variance: float
+    #: weight of each rank's own curve, ``tau^2 / (tau^2 + v_i)`` averaged over the
+    #: budgets (1: kept as it is, 0: replaced by the pooled curve; NaN for an empty rank)
+    own_weight: np.ndarray
+
+
+def summarize_fits(errors) -> tuple[np.ndarray, np.ndarray]:
+    """Mean curve of ``K`` bootstrap proxy fits and its noise, in log-error coordinates.
+
+    Parameters
+    ----------
+    errors : array-like of shape (K, n_budgets)
+        Predicted errors of ``K`` proxy fits at the same budgets, each on a bootstrap
+        resample of the rank's rows with its own seed (``inf`` where a budget holds no
+        coreset).
+
+    Returns
+    -------
+    errors : ndarray of shape (n_budgets,)
+        Geometric mean over the fits (``inf`` where any fit is infinite).
+    log_stderr : ndarray of shape (n_budgets,)
+        Bootstrap standard error of the rank's log error, ``std(log e, ddof=1)``: how far
+        the curve of another sample of the same distribution, fitted with another seed,
+        would typically lie (averaging fits removes only the seed's part of it, so it is
+        not divided by ``sqrt(K)``). NaN for ``K = 1`` (the spread is unknown) and where
+        the mean is infinite.
+
+    Examples
+    --------
+    >>> e, se = summarize_fits([[4.0, 2.0], [1.0, 2.0]])
+    >>> e.tolist(), se.round(4).tolist()
+    ([2.0, 2.0], [0.9803, 0.0])
+    """
+    e = np.asarray(errors, dtype=np.float64)
+    if e.ndim != 2 or e.shape[0] == 0 or e.shape[1] == 0:
+        raise InputError(f"errors must have shape (fits, budgets), got {e.shape}")
+    if np.isnan(e).any() or (e < 0).any():
+        raise InputError("errors must be non-negative (inf for an impossible budget)")
+    finite = np.isfinite(e).all(axis=0)
+    scale = float(e[:, finite].max(initial=0.0))
+    logs = np.log(np.maximum(np.where(np.isfinite(e), e, 1.0), max(scale * 1e-12, 1e-300)))
+    mean = logs.mean(axis=0)
+    k = e.shape[0]
+    se = logs.std(axis=0, ddof=1) if k > 1 else np.full(e.shape[1], np.nan)
+    return np.where(finite, np.exp(mean), np.inf), np.where(finite, se, np.nan)
+
+
+def shrink_curves(curves) -> ShrunkCurves:
+    """Pool the ranks' noisy curves: keep only the differences their noise cannot explain.
+
+    Random-effects model per budget ``b_j``: rank i's mean log error is
+    ``x_ij = mu_j + delta_ij + eps_ij`` with noise ``eps_ij ~ N(0, v_ij)`` (``v_ij =
+    log_stderr_ij^2``) and true differences ``delta_ij ~ N(0, tau^2)``. ``tau^2`` is the
+    DerSimonian–Laird moment estimate pooled over the budgets,
+    ``max(0, sum_j (Q_j - (k_j - 1)) / sum_j c_j)`` with ``w_ij = 1 / v_ij``,
+    ``Q_j = sum_i w_ij (x_ij - xbar_j)^2`` (``xbar_j`` the ``w``-weighted mean) and
+    ``c_j = sum_i w_ij - sum_i w_ij^2 / sum_i w_ij``; ``Q_j`` has expectation
+    ``k_j - 1`` when the ranks do not differ. Each curve becomes its posterior mean
+    ``mu_j + tau^2 / (tau^2 + v_ij) (x_ij - mu_j)``, ``mu_j`` weighted by
+    ``1 / (v_ij + tau^2)``. A rank whose spread is unknown or zero (one fit, a
+    deterministic proxy) keeps its curve as it is whenever the ranks differ at all.
+
+    Parameters
+    ----------
+    curves : sequence of (budgets, errors, log_stderr) triples or None
+        Every rank's mean errors and their standard errors in log coordinates
+        (:func:`summarize_fits`), at budgets common to all ranks; None for an empty rank.
+        Non-finite errors (budgets below a rank's minimum) stay out of the pool.
+
+    Returns
+    -------
+    ShrunkCurves
+        The pooled ``(budgets, errors)`` curves, ``tau^2`` and each rank's own weight.
+
+    Raises
+    ------
+    InputError
+        When the ranks' budgets differ or an array has the wrong shape.
+
+    Examples
+    --------
+    >>> b = [100, 200]
+    >>> out = shrink_curves([(b, [2.0, 1.0], [0.1, 0.1]), (b, [2.2, 1.1], [0.1, 0.1])])
+    >>> out.between_variance, out.curves[0][1].round(3).tolist()
+    (0.0, [2.098, 1.049])
+    """
+    n = len(curves)
+    live = [i for i in range(n) if curves[i] is not None]
+    pairs: list = [None] * n
+    own = np.full(n, np.nan)
+    if not live:
+        return ShrunkCurves(pairs, 0.0, own)
+    budgets = np.asarray(curves[live[0]][0], dtype=np.float64)
+    k, p = len(live), budgets.shape[0]
+    x = np.full((k, p), np.nan)
+    v = np.full((k, p), np.nan)
+    for row, i in enumerate(live):
+        if len(curves[i]) != 3:
+            raise InputError(f"rank {i}: expected (budgets, errors, log_stderr), got "
+                             f"{len(curves[i])} arrays")
+        b, e, se = (np.asarray(a, dtype=np.float64) for a in curves[i])
+        if not (b.shape == e.shape == se.shape == budgets.shape
+                and np.array_equal(b, budgets)):
+            raise InputError(f"rank {i} reported its curve at other budgets than rank "
+                             f"{live[0]}; every rank needs the same budget grid")
+        ok = np.isfinite(e) & (e > 0)
+        x[row, ok] = np.log(e[ok])
+        # unknown or zero spread: (almost) no noise, so the curve is kept unless tau^2 = 0
+        v[row] = np.where(np.isfinite(se), se * se, 0.0)
+    v = np.maximum(v, _MIN_VARIANCE)
+    has = np.isfinite(x)
+    w = np.where(has, 1.0 / v, 0.0)
+    xs = np.where(has, x, 0.0)
+    sw = w.sum(axis=0)
+    counts = has.sum(axis=0)
+    pooled = counts >= 2
+    xbar = np.divide((w * xs).sum(axis=0), sw, out=np.zeros(p), where=sw > 0)
+    q = (w * (xs - xbar) ** 2).sum(axis=0)
+    c = sw - np.divide((w * w).sum(axis=0), sw, out=np.zeros(p), where=sw > 0)
+    num = float((q - (counts - 1))[pooled].sum())
+    den = float(c[pooled].sum())
+    tau2 = max(0.0, num / den) if den > 0 else 0.0
+    wr = np.where(has, 1.0 / (v + tau2), 0.0)
+    swr = wr.sum(axis=0)
+    mu = np.divide((wr * xs).sum(axis=0), swr, out=np.zeros(p), where=swr > 0)
+    keep = np.where(pooled, tau2 / (tau2 + v), 1.0)
+    shrunk = np.where(has, mu + keep * (xs - mu), np.nan)
+    for row, i in enumerate(live):
+        e = np.asarray(curves[i][1], dtype=np.float64)
+        pairs[i] = (budgets.copy(), np.where(has[row], np.exp(shrunk[row]),
+                                             np.where(np.isfinite(e), e, np.inf)))
+        own[i] = float(keep[row, has[row]].mean()) if has[row].any() else 1.0
+    return ShrunkCurves(pairs, float(tau2), own)
+
+
 def optimal_allocation(curves, masses, total: int, minimum, maximum=None, *,
                        granularity: int = BYTE, combine: str = "sum"):
     """Budget split minimising the ranks' combined error over their error curves.
@@ -186,6 +356,15 @@ def optimal_allocation(curves, masses, total: int, minimum, maximum=None, *,
     -------
     ndarray of int64
         Bits per rank; ``sum <= total`` and ``minimum <= B_i`` for every non-empty rank.
+
+    Notes
+    -----
+    The convex envelope of a curve is linear over stretches, and ranks with equal curves
+    on one such stretch tie: any split of it is optimal. To settle ties the same way every
+    time, the objective gets ``kappa sum_i U_i^2 / B_i``, a strictly convex term
+    minimised by the mass-proportional split, with ``kappa`` making it ``TIE_WEIGHT``
+    (``1e-3``) of the objective at that split: among (nearly) equal allocations the one
+    closest to the ``size`` split wins, and the curves still decide the rest.
     """
     if combine not in ("sum", "quadrature"):
         raise InputError(f"combine must be 'sum' or 'quadrature', got {combine!r}")
@@ -199,21 +378,39 @@ def optimal_allocation(curves, masses, total: int, minimum, maximum=None, *,
     out = np.zeros(n, dtype=np.int64)
     if not live:
         return out
-    funcs = []
+    his = np.maximum(minimum, np.minimum(maximum, total))
+    span = (int(minimum[live].min()), int(his[live].max()))
+    points = []
     for i in live:
         b, e = (np.asarray(a, dtype=np.float64) for a in curves[i])
         ok = np.isfinite(e)
         if not ok.any():
             raise InputError(f"rank {i} reported no finite point of its error curve")
-        hi = int(max(minimum[i], min(maximum[i], total)))
-        funcs.append(rank_curve(b[ok], e[ok], int(minimum[i]), hi, combine=combine))
+        points.append((b[ok], e[ok]))
     weights = masses[live] if combine == "sum" else masses[live] ** 2
+    ties = _tie_terms(points, masses[live], weights, total, minimum[live], combine)
+    funcs = [rank_curve(b, e, int(minimum[i]), int(his[i]), combine=combine, span=span, tie=t)
+             for (b, e), i, t in zip(points, live, ties, strict=True)]
     bits = allocate_budget(
         funcs, weights, int(total), minimum[live],
         np.maximum(minimum[live], np.minimum(maximum[live], total)), granularity=granularity,
     )
     out[live] = bits
     return out
+
+
+def _tie_terms(points, masses, weights, total, minimum, combine) -> np.ndarray:
+    """``t_i`` of the tie-breaking terms ``t_i / B_i`` (see :func:`optimal_allocation`)."""
+    masses = np.maximum(np.asarray(masses, dtype=np.float64), 0.0)
+    if not masses.sum() > 0 or not (weights > 0).all():
+        return np.zeros(len(points))
+    spare = max(int(total) - int(minimum.sum()), 0)
+    share = np.maximum(minimum + spare * masses / masses.sum(), 1.0)  # mass-proportional
+    vals = np.array([float(loglog_interpolant(b, e)(s)) for (b, e), s in
+                     zip(points, share, strict=True)])
+    objective = float((weights * (vals if combine == "sum" else vals**2)).sum())
+    kappa = TIE_WEIGHT * objective / float((masses**2 / share).sum())
+    return kappa * masses**2 / weights
 
 
 def loglog_interpolant(budgets, errors):
@@ -289,21 +486,30 @@ def convex_envelope(x, y) -> PiecewiseLinear:
 
 
 def rank_curve(budgets, errors, lo: int, hi: int, *, combine: str = "sum",
-               points: int = GRID_POINTS) -> PiecewiseLinear:
+               points: int = GRID_POINTS, span=None, tie: float = 0.0) -> PiecewiseLinear:
     """A rank's convex, non-increasing error curve on ``[lo, hi]`` from its proxy points.
 
     The points are interpolated in log-log coordinates (:func:`loglog_interpolant`),
     squared for ``combine="quadrature"``, sampled on ``points`` budgets spread linearly
-    and geometrically over ``[lo, hi]``, and replaced by their lower convex envelope
-    (:func:`convex_envelope`), which the allocation LP takes as it is.
+    and geometrically over ``span`` (default ``[lo, hi]``; the part inside ``[lo, hi]`` is
+    kept, plus ``lo`` and ``hi``), and replaced by their lower convex envelope
+    (:func:`convex_envelope`), which the allocation LP takes as it is. Ranks sampled on
+    one common ``span`` have their breakpoints at the same budgets, so equal curves give
+    equal envelopes even when the ranks' minimums differ. ``tie > 0`` adds ``tie / B`` to
+    the envelope (a strictly convex term, see :func:`optimal_allocation`).
     """
     f = loglog_interpolant(budgets, errors)
     lo, hi = float(lo), float(max(hi, lo))
+    a, b = (lo, hi) if span is None else (float(min(span[0], lo)), float(max(span[1], hi)))
     half = max(2, points // 2)
-    x = np.unique(np.concatenate([np.linspace(lo, hi, half),
-                                  np.geomspace(max(lo, 1.0), max(hi, 1.0), half), [lo, hi]]))
+    x = np.concatenate([np.linspace(a, b, half),
+                        np.geomspace(max(a, 1.0), max(b, 1.0), half), [lo, hi]])
+    x = np.unique(x[(x >= lo) & (x <= hi)])
     y = f(x) if combine == "sum" else f(x) ** 2
-    return convex_envelope(x, np.minimum.accumulate(y))
+    env = convex_envelope(x, np.minimum.accumulate(y))
+    if tie > 0:  # convex plus convex: the envelope keeps every sample
+        env = convex_envelope(x, env(x) + tie / np.maximum(x, 1.0))
+    return env
 
 
 def local_clustering_cost(X, sample_weight=None, *, n_clusters: int = 10, max_iter: int = 10,

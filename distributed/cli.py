@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     from qcoreset.planner import PROXIES
     from qcoreset.quantizers import QUANTIZERS
 
-    from .allocation import ALLOCATIONS
+    from .allocation import ALLOCATIONS, CURVE_FITS
 
     parser = _Parser(prog=PROG, description="Distributed quantized-coreset reduction over MPI.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     red.add_argument("--curve-points", type=int, default=16,
                      help="points of each rank's error curve for --allocation optimal "
                      "(default: 16)")
+    red.add_argument("--curve-fits", type=int, default=CURVE_FITS,
+                     help="proxy fits each rank averages for its curve; their spread tells "
+                     "the root which differences between the ranks' curves are noise "
+                     f"(default: {CURVE_FITS})")
     red.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     red.add_argument("--json", action="store_true", help="print one JSON object (root)")
     return parser
@@ -260,6 +264,8 @@ def _cmd_reduce(args, comm) -> int:
         raise InputError("--split applies to INPUT; with --shards every rank reads its file")
     if args.curve_points < 2:
         raise InputError(f"--curve-points must be >= 2, got {args.curve_points}")
+    if args.curve_fits < 1:
+        raise InputError(f"--curve-fits must be >= 1, got {args.curve_fits}")
     if args.output:
         out = args.output
     elif args.shards:
@@ -282,7 +288,7 @@ def _cmd_reduce(args, comm) -> int:
         X, y, budget=args.budget, sample_weight=u, n_rows=n_rows if n_rows else None,
         comm=comm, allocation=args.allocation, method=args.method, quantizer=args.quantizer,
         bits=args.bits, proxy=args.proxy, n_clusters=args.n_clusters,
-        curve_points=args.curve_points, random_state=args.seed,
+        curve_points=args.curve_points, curve_fits=args.curve_fits, random_state=args.seed,
     )
 
     def write():

@@ -9,9 +9,12 @@ arrays. The ranks
 3. take the container framing off the budget (:func:`container_overhead_bits`) and share
    their minimum payloads ``H_i`` (header plus one row, or one row per class);
 4. split the rest by the allocation rule (:mod:`qcoreset.distributed.allocation`): for
-   ``optimal`` each rank sends ``curve_points`` points of its planner error curve
-   (``Allgather`` of a fixed-size float64 buffer), the root solves the convex allocation
-   and broadcasts the integer budgets (``Bcast``);
+   ``optimal`` each rank fits its planner proxy ``curve_fits`` times and sends its mean
+   error curve at ``curve_points`` budgets common to all ranks, with the curve's standard
+   error (``Allgather`` of a fixed-size float64 buffer); the root pools the curves
+   (:func:`~qcoreset.distributed.allocation.shrink_curves`: only differences beyond the
+   noise survive), solves the convex allocation and broadcasts the integer budgets
+   (``Bcast``);
 5. reduce locally with :class:`qcoreset.QuantizedCoreset` at ``budget = B_i`` (the encoder
    refuses to exceed it) and send the payload bytes to the root (``Gatherv`` of uint8);
 6. the root frames the payloads, unchanged, as one container and decodes it: the union of
@@ -38,12 +41,15 @@ from ._comm import RankError, agree, get_comm, run_agreed
 from .allocation import (
     ALLOCATIONS,
     BYTE,
+    CURVE_FITS,
     check_minimums,
     combination,
     curve_budgets,
     local_clustering_cost,
     optimal_allocation,
     proportional_allocation,
+    shrink_curves,
+    summarize_fits,
 )
 from .container import container_overhead_bits, decode_container, encode_container
 
@@ -82,7 +88,15 @@ class DistributedResult:
         This rank's fitted reduction (None for a rank without rows); from
         :func:`reduce_parts`, the list of every part's.
     curves : list or None
-        On the root, for ``optimal``: every rank's ``(budgets, errors)`` proxy points.
+        On the root, for ``optimal``: every rank's pooled ``(budgets, errors)`` points,
+        the curves the allocation minimised over (None for an empty rank).
+    raw_curves : list or None
+        On the root, for ``optimal``: what every rank sent, ``(budgets, errors,
+        log_stderr)``: the geometric mean of its ``curve_fits`` proxy fits and the
+        standard error of the mean log error.
+    curve_weight : ndarray or None
+        On the root, for ``optimal``: how much of its own curve each rank kept
+        (:attr:`~qcoreset.distributed.allocation.ShrunkCurves.own_weight`).
     timings : dict
         Wall seconds of the phases on this rank (``validate``, ``allocate``, ``reduce``,
         ``gather``, ``total``).
@@ -102,6 +116,8 @@ class DistributedResult:
     coreset: DecodedPayload | None = None
     local: QuantizedCoreset | list | None = None
     curves: list | None = None
+    raw_curves: list | None = None
+    curve_weight: np.ndarray | None = None
     timings: dict = field(default_factory=dict)
 
     @property
@@ -125,6 +141,13 @@ def rank_seed(seed: int, rank: int) -> int:
     """
     ss = np.random.SeedSequence(int(seed), spawn_key=(int(rank),))
     return int(ss.generate_state(1, dtype=np.uint32)[0] & 0x7FFFFFFF)
+
+
+def _fit_seeds(seed: int, fits: int) -> list[int]:
+    """Seeds of a rank's proxy fits: its own seed first, then ones derived from it."""
+    return [int(seed)] + [
+        int(np.random.SeedSequence(int(seed), spawn_key=(k,)).generate_state(
+            1, dtype=np.uint32)[0] & 0x7FFFFFFF) for k in range(1, fits)]
 
 
 def _local_input(X, y, sample_weight, n_rows):
@@ -154,6 +177,7 @@ class _Params:
     proxy: str
     n_clusters: int
     curve_points: int
+    curve_fits: int
 
     def curve_kw(self, y, u, seed) -> dict:
         return dict(y=y, sample_weight=u, method=self.method, quantizer=self.quantizer,
@@ -161,11 +185,12 @@ class _Params:
                     random_state=seed)
 
 
-def _check_params(allocation, curve_points, **kw) -> _Params:
+def _check_params(allocation, curve_points, curve_fits, **kw) -> _Params:
     if allocation not in ALLOCATIONS:
         raise InputError(f"unknown allocation {allocation!r}; use one of {', '.join(ALLOCATIONS)}")
     return _Params(allocation=allocation,
-                   curve_points=check_int(curve_points, "curve_points", 2, 1000), **kw)
+                   curve_points=check_int(curve_points, "curve_points", 2, 1000),
+                   curve_fits=check_int(curve_fits, "curve_fits", 1, 1000), **kw)
 
 
 def _check_table(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -208,14 +233,51 @@ def _local_minimum(Xl, yl, ul, available, params: _Params, seed) -> int:
     return int(error_curve(Xl, [available], **params.curve_kw(yl, ul, seed)).minimum_bits)
 
 
-def _local_curve(Xl, yl, ul, lo, hi, params: _Params, seed) -> np.ndarray:
-    """(2, curve_points) buffer: budgets and predicted errors, NaN-padded."""
-    buf = np.full((2, params.curve_points), np.nan)
+def _curve_grid(minimums, maximums, live, points: int) -> np.ndarray:
+    """Budgets at which every rank reports its curve: one grid, so the root can pool them.
+
+    From the largest minimum (every rank has a coreset there) to the largest maximum.
+    """
+    return curve_budgets(int(minimums[live].max()), int(maximums[live].max()), points)
+
+
+def _bootstrap_rows(labels, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Row indices of a bootstrap resample, stratified by class (class counts kept)."""
+    if labels is None:
+        return rng.integers(0, n, size=n)
+    order = np.argsort(labels, kind="stable")
+    starts = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
+    sizes = np.diff(np.r_[starts, n])
+    offset = np.repeat(starts, sizes)
+    return order[offset + np.floor(rng.random(n) * np.repeat(sizes, sizes)).astype(np.int64)]
+
+
+def _local_curve(Xl, yl, ul, grid, params: _Params, seed) -> np.ndarray:
+    """(3, curve_points) buffer: budgets, mean errors, log standard errors; NaN-padded.
+
+    With ``curve_fits = K >= 2`` the rank fits its proxy on ``K`` bootstrap resamples of
+    its rows (stratified by class; seeds derived from the rank seed): their spread is what
+    another block of the same distribution, fitted with another seed, would report. With
+    ``K = 1``: one fit on the rows themselves, spread unknown (NaN). An error is NaN where
+    the budget holds no coreset.
+    """
+    buf = np.full((3, params.curve_points), np.nan)
     if Xl is not None:
-        grid = curve_budgets(int(lo), int(hi), params.curve_points)
-        c = error_curve(Xl, grid, **params.curve_kw(yl, ul, seed))
-        buf[0, : grid.shape[0]] = grid
-        buf[1, : grid.shape[0]] = np.where(np.isfinite(c.errors), c.errors, np.nan)
+        seeds = _fit_seeds(seed, params.curve_fits)
+        if len(seeds) == 1:
+            fits = error_curve(Xl, grid, **params.curve_kw(yl, ul, seeds[0])).errors[None]
+        else:
+            rows = []
+            for s in seeds:
+                idx = _bootstrap_rows(yl, Xl.shape[0], np.random.default_rng(s))
+                rows.append(error_curve(Xl[idx], grid, **params.curve_kw(
+                    None if yl is None else yl[idx], ul[idx], s)).errors)
+            fits = np.stack(rows)
+        errors, se = summarize_fits(fits)
+        k = grid.shape[0]
+        buf[0, :k] = grid
+        buf[1, :k] = np.where(np.isfinite(errors), errors, np.nan)
+        buf[2, :k] = se
     return buf
 
 
@@ -226,22 +288,26 @@ def _local_cost(Xl, ul, params: _Params, seed) -> float:
 
 
 def _curves_from(allbuf: np.ndarray, live: np.ndarray) -> list:
+    """Every rank's (budgets, errors, log_stderr); NaN errors back to inf."""
     curves = []
     for r in range(allbuf.shape[0]):
         ok = ~np.isnan(allbuf[r, 0])
-        curves.append((allbuf[r, 0, ok], allbuf[r, 1, ok]) if live[r] else None)
+        e = allbuf[r, 1, ok]
+        curves.append((allbuf[r, 0, ok], np.where(np.isnan(e), np.inf, e), allbuf[r, 2, ok])
+                      if live[r] else None)
     return curves
 
 
 def _split(params: _Params, curves, costs, n_all, live, masses, available, minimums,
-           maximums) -> np.ndarray:
-    """The allocation rule (on the root)."""
+           maximums):
+    """The allocation rule (on the root): (bits per rank, pooled curves or None)."""
     if params.allocation == "optimal":
-        return optimal_allocation(curves, masses, available, minimums, maximums,
-                                  combine=combination(params.method))
+        pooled = shrink_curves(curves)
+        return optimal_allocation(pooled.curves, masses, available, minimums, maximums,
+                                  combine=combination(params.method)), pooled
     shares = {"equal": live.astype(np.float64), "size": n_all.astype(np.float64),
               "cost": costs}[params.allocation]
-    return proportional_allocation(shares, available, minimums)
+    return proportional_allocation(shares, available, minimums), None
 
 
 def _local_payload(Xl, yl, ul, bits: int, params: _Params, seed):
@@ -267,6 +333,7 @@ def reduce_parts(
     proxy: str = "auto",
     n_clusters: int = 10,
     curve_points: int = 16,
+    curve_fits: int = CURVE_FITS,
     random_state: int = 0,
 ) -> DistributedResult:
     """The distributed reduction of ``parts`` simulated in one process (no MPI).
@@ -279,7 +346,7 @@ def reduce_parts(
     ----------
     parts : sequence
         One entry per rank: an array ``X``, or a tuple ``(X, y)`` or ``(X, y, sample_weight)``.
-    budget, allocation, method, quantizer, bits, proxy, n_clusters, curve_points
+    budget, allocation, method, quantizer, bits, proxy, n_clusters, curve_points, curve_fits
         As in :func:`reduce_distributed`.
     random_state : int
         Seed of the job (rank i uses :func:`rank_seed` ``(seed, i)``).
@@ -298,8 +365,8 @@ def reduce_parts(
         When the budget cannot hold every part's header.
     """
     t0 = time.perf_counter()
-    params = _check_params(allocation, curve_points, method=method, quantizer=quantizer,
-                           bits=bits, proxy=proxy, n_clusters=n_clusters)
+    params = _check_params(allocation, curve_points, curve_fits, method=method,
+                           quantizer=quantizer, bits=bits, proxy=proxy, n_clusters=n_clusters)
     size = len(parts)
     if size == 0:
         raise InputError("parts is empty; pass one array (or tuple) per rank")
@@ -331,14 +398,15 @@ def reduce_parts(
     maximums = np.where(live, available - (minimums.sum() - minimums), 0)
     curves = costs = None
     if allocation == "optimal":
-        allbuf = np.stack(each(lambda r, loc: _local_curve(loc[0], loc[1], loc[2], minimums[r],
-                                                           maximums[r], params, seeds[r]),
-                               local))
+        grid = _curve_grid(minimums, maximums, live, params.curve_points)
+        allbuf = np.stack(each(lambda r, loc: _local_curve(loc[0], loc[1], loc[2], grid,
+                                                           params, seeds[r]), local))
         curves = _curves_from(allbuf, live)
     elif allocation == "cost":
         costs = np.array(each(lambda r, loc: _local_cost(loc[0], loc[2], params, seeds[r]),
                               local))
-    alloc = _split(params, curves, costs, n_all, live, masses, available, minimums, maximums)
+    alloc, pooled = _split(params, curves, costs, n_all, live, masses, available, minimums,
+                           maximums)
     t_alloc = time.perf_counter()
     fitted = each(lambda r, loc: _local_payload(loc[0], loc[1], loc[2], alloc[r], params,
                                                 seeds[r]), local)
@@ -349,8 +417,11 @@ def reduce_parts(
         available_bits=int(available), allocation=alloc,
         payload_bits=np.array([8 * len(p) for p in payloads], dtype=np.int64),
         minimum_bits=minimums, n_rows=n_all, masses=masses,
-        local=[qc for qc, _ in fitted], curves=curves,
+        local=[qc for qc, _ in fitted],
     )
+    if pooled is not None:
+        result.curves, result.raw_curves = pooled.curves, curves
+        result.curve_weight = pooled.own_weight
     result.payload = encode_container(payloads, n_all.tolist())
     result.coreset = decode_container(result.payload)
     t_end = time.perf_counter()
@@ -375,6 +446,7 @@ def reduce_distributed(
     proxy: str = "auto",
     n_clusters: int = 10,
     curve_points: int = 16,
+    curve_fits: int = CURVE_FITS,
     random_state: int | None = None,
 ) -> DistributedResult:
     """Reduce the ranks' local data to one coreset under a global bit budget (collective).
@@ -407,6 +479,10 @@ def reduce_distributed(
         As in :class:`qcoreset.QuantizedCoreset`.
     curve_points : int
         Points of each rank's error curve for ``optimal``.
+    curve_fits : int
+        Independent proxy fits each rank averages for its curve (``optimal``); their
+        spread tells the root which differences between the ranks' curves are noise
+        (see :mod:`qcoreset.distributed.allocation`). 1: one fit, curves taken as they are.
     random_state : int or None
         Seed of the job; rank i uses :func:`rank_seed` ``(seed, i)``. None: the root
         draws a seed and broadcasts it.
@@ -430,8 +506,8 @@ def reduce_distributed(
     t0 = time.perf_counter()
     comm = get_comm(comm)
     rank, size = comm.Get_rank(), comm.Get_size()
-    params = _check_params(allocation, curve_points, method=method, quantizer=quantizer,
-                           bits=bits, proxy=proxy, n_clusters=n_clusters)
+    params = _check_params(allocation, curve_points, curve_fits, method=method,
+                           quantizer=quantizer, bits=bits, proxy=proxy, n_clusters=n_clusters)
     root = check_int(root, "root", 0, size - 1)
     if random_state is None:
         random_state = comm.bcast(
@@ -460,20 +536,20 @@ def reduce_distributed(
     # 4: allocation ----------------------------------------------------------------------
     curves = costs = None
     if allocation == "optimal":
-        buf = run_agreed(comm, _local_curve, Xl, yl, ul, minimums[rank], maximums[rank],
-                         params, seed)
-        allbuf = np.empty((size, 2, params.curve_points), dtype=np.float64)
+        grid = _curve_grid(minimums, maximums, live, params.curve_points)
+        buf = run_agreed(comm, _local_curve, Xl, yl, ul, grid, params, seed)
+        allbuf = np.empty((size, 3, params.curve_points), dtype=np.float64)
         comm.Allgather(buf, allbuf)
         curves = _curves_from(allbuf, live)
     elif allocation == "cost":
         costs = np.empty(size, dtype=np.float64)
         comm.Allgather(np.array([run_agreed(comm, _local_cost, Xl, ul, params, seed)]), costs)
     alloc = np.zeros(size, dtype=np.int64)
-    error = None
+    error = pooled = None
     if rank == root:
         try:
-            alloc[:] = _split(params, curves, costs, n_all, live, masses, available, minimums,
-                              maximums)
+            alloc[:], pooled = _split(params, curves, costs, n_all, live, masses, available,
+                                      minimums, maximums)
         except Exception as exc:  # noqa: BLE001 - sent to every rank below
             error = f"the allocation failed on the root: {type(exc).__name__}: {exc}"
     agree(comm, error)
@@ -513,7 +589,9 @@ def reduce_distributed(
         parts = [data[bounds[r] : bounds[r + 1]] for r in range(size)]
         result.payload = encode_container(parts, n_all.tolist())
         result.coreset = decode_container(result.payload)
-        result.curves = curves
+        if pooled is not None:
+            result.curves, result.raw_curves = pooled.curves, curves
+            result.curve_weight = pooled.own_weight
 
     run_agreed(comm, merge)  # a failure on the root ends every rank alike
     t_end = time.perf_counter()
