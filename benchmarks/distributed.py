@@ -145,6 +145,8 @@ def cmd_quality(args) -> None:
                                 "allocation": " ".join(map(str, res.allocation)),
                                 "payload_bits": " ".join(map(str, res.payload_bits)),
                                 "coreset_size": int(res.coreset.header["coreset_size"]),
+                                "curve_weight": "" if res.curve_weight is None else " ".join(
+                                    f"{w:.3f}" for w in res.curve_weight),
                                 "reduce_seconds": round(t_red, 3),
                             })
                         print(f"  {split:>15} N={n_ranks} seed={seed} {rule:>7}: "

@@ -32,10 +32,10 @@ whole bytes (payloads are whole bytes, so a bit beyond a multiple of 8 would be 
     in proportion to their mass (the ``size`` split); curves that differ beyond their
     noise keep their differences. ``K = 1`` (no spread known) keeps each curve as it is.
 
-    The curves (through :func:`loglog_interpolant`, sampled densely, lower convex
-    envelope: :func:`rank_curve`) are convex and non-increasing and the problem is solved
-    by :func:`qcoreset.convex.allocate_budget` (cvxpy LP, integer greedy repair; equal to a
-    dynamic programme on the same curves).
+    The curves (lower convex envelope in log-log coordinates, :func:`loglog_envelope`,
+    sampled densely: :func:`rank_curve`) are strictly convex and non-increasing and the
+    problem is solved by :func:`qcoreset.convex.allocate_budget` (cvxpy LP, integer greedy
+    repair; equal to a dynamic programme on the same curves).
 ``equal``
     The rest split equally.
 ``size``
@@ -67,6 +67,7 @@ __all__ = [
     "optimal_allocation",
     "local_clustering_cost",
     "loglog_interpolant",
+    "loglog_envelope",
     "convex_envelope",
     "rank_curve",
     "combination",
@@ -413,6 +414,46 @@ def _tie_terms(points, masses, weights, total, minimum, combine) -> np.ndarray:
     return kappa * masses**2 / weights
 
 
+def loglog_envelope(budgets, errors):
+    """The greatest function below a rank's proxy points that is convex in log-log space.
+
+    The lower convex envelope of the points ``(log B_j, log E_j)`` (errors made
+    non-increasing first), followed by :func:`loglog_interpolant` through its vertices: a
+    power law between two vertices, constant outside the points. A power law with a
+    negative exponent is strictly convex in ``B``, so the curve is too: where the proxy
+    drops suddenly (the planner switching bit depth) the curve bridges the kink with a
+    power law instead of a straight line, and ranks with (nearly) equal curves do not tie
+    over a whole linear stretch of it.
+
+    Parameters
+    ----------
+    budgets, errors : array-like of shape (k,)
+        Positive budgets (bits) and non-negative errors.
+
+    Returns
+    -------
+    callable
+        ``f(bits) -> errors``, vectorised; ``f <= loglog_interpolant(budgets, errors)``.
+
+    Examples
+    --------
+    >>> f = loglog_envelope([1, 10, 100, 1000], [1.0, 0.9, 0.1, 0.05])
+    >>> round(float(f(10)), 3)  # below the point 0.9: the kink is bridged
+    0.316
+    """
+    b = np.asarray(budgets, dtype=np.float64)
+    e = np.asarray(errors, dtype=np.float64)
+    order = np.argsort(b, kind="stable")
+    b, e = b[order], e[order]
+    b, first = np.unique(b, return_index=True)
+    e = np.minimum.accumulate(e[first])
+    if b.shape[0] < 3:
+        return loglog_interpolant(b, e)
+    floor = max(float(e.max(initial=0.0)) * 1e-12, 1e-300)
+    hull = convex_envelope(np.log(np.maximum(b, 1.0)), np.log(np.maximum(e, floor)))
+    return loglog_interpolant(np.exp(hull.breakpoints), np.exp(hull.values))
+
+
 def loglog_interpolant(budgets, errors):
     """A smooth error curve through a rank's proxy points: linear in log-log coordinates.
 
@@ -489,8 +530,8 @@ def rank_curve(budgets, errors, lo: int, hi: int, *, combine: str = "sum",
                points: int = GRID_POINTS, span=None, tie: float = 0.0) -> PiecewiseLinear:
     """A rank's convex, non-increasing error curve on ``[lo, hi]`` from its proxy points.
 
-    The points are interpolated in log-log coordinates (:func:`loglog_interpolant`),
-    squared for ``combine="quadrature"``, sampled on ``points`` budgets spread linearly
+    The points' lower envelope in log-log coordinates (:func:`loglog_envelope`, strictly
+    convex), squared for ``combine="quadrature"``, sampled on ``points`` budgets spread linearly
     and geometrically over ``span`` (default ``[lo, hi]``; the part inside ``[lo, hi]`` is
     kept, plus ``lo`` and ``hi``), and replaced by their lower convex envelope
     (:func:`convex_envelope`), which the allocation LP takes as it is. Ranks sampled on
@@ -498,7 +539,7 @@ def rank_curve(budgets, errors, lo: int, hi: int, *, combine: str = "sum",
     equal envelopes even when the ranks' minimums differ. ``tie > 0`` adds ``tie / B`` to
     the envelope (a strictly convex term, see :func:`optimal_allocation`).
     """
-    f = loglog_interpolant(budgets, errors)
+    f = loglog_envelope(budgets, errors)
     lo, hi = float(lo), float(max(hi, lo))
     a, b = (lo, hi) if span is None else (float(min(span[0], lo)), float(max(span[1], hi)))
     half = max(2, points // 2)

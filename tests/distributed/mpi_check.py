@@ -13,11 +13,11 @@ from sklearn.datasets import load_digits
 
 from qcoreset.distributed import (
     ALLOCATIONS,
-    loglog_interpolant,
     reduce_distributed,
     reduce_parts,
     split_rows,
 )
+from qcoreset.distributed.allocation import loglog_envelope
 from qcoreset.payload import decode_payload
 
 comm = MPI.COMM_WORLD
@@ -68,7 +68,7 @@ for rule in ALLOCATIONS:
             assert sim.payload == res.payload
             assert np.array_equal(sim.allocation, res.allocation)
         if rule == "optimal":
-            fitted = [loglog_interpolant(b, e) for b, e in res.curves]
+            fitted = [loglog_envelope(b, e) for b, e in res.curves]
         objective[rule] = res.allocation
         report["rules"][rule] = {"allocation": res.allocation.tolist(),
                                  "payload_bits": res.payload_bits.tolist(),
