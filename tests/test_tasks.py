@@ -387,7 +387,7 @@ def test_linear_classifiers_integer_weights_close_to_repetition(name, rng, digit
     X_tr, y_tr, _, _ = digits
     X, y = X_tr[:300], y_tr[:300]
     w, Xr, yr = _repeat(rng, X, y)
-    task = get_task(name, C=0.1, tol=1e-8, max_iter=3000)
+    task = get_task(name, C=0.1, tol=1e-8, max_iter=3000, regularization="weight")
     a = task.fit(X, y, sample_weight=w, random_state=0)
     b = task.fit(Xr, yr, random_state=0)
     # Same standardisation (weighted moments == moments of the repeated rows) ...
@@ -396,6 +396,81 @@ def test_linear_classifiers_integer_weights_close_to_repetition(name, rng, digit
     # ... and the same optimum of the same objective, up to the solver's tolerance.
     scale = np.abs(b[-1].coef_).max()
     np.testing.assert_allclose(a[-1].coef_, b[-1].coef_, atol=2e-3 * scale)
+
+
+@pytest.mark.parametrize("name", ["logreg", "svm"], ids=["logreg", "svm"])
+def test_regularization_modes(name, rng, digits):
+    X_tr, y_tr, _, _ = digits
+    X, y = X_tr[:300], y_tr[:300]
+    kw = dict(C=0.1, tol=1e-8, max_iter=3000)
+    tasks = {m: get_task(name, regularization=m, **kw) for m in ("cv", "effective", "weight")}
+    # Unit weights: C itself in every mode, the same model as scikit-learn's semantics.
+    fits = {m: t.fit(X, y, random_state=0) for m, t in tasks.items()}
+    for m in ("cv", "effective"):
+        assert fits[m][-1].C == 0.1
+        np.testing.assert_array_equal(fits[m][-1].coef_, fits["weight"][-1].coef_)
+    # Coreset-like weights: "effective" gives C * n_eff / sum(w), so rescaling every
+    # weight (m rows standing for 100 m) changes nothing; per unit of weight it does.
+    w = rng.uniform(0.5, 3.0, size=300)
+    r = w.sum() / np.dot(w, w)  # n_eff / sum(w)
+    c = tasks["effective"].fit(X, y, sample_weight=w, random_state=0)
+    assert c[-1].C == pytest.approx(0.1 * r, rel=1e-12)
+    d = tasks["effective"].fit(X, y, sample_weight=100.0 * w, random_state=0)
+    assert d[-1].C * 100.0 == pytest.approx(c[-1].C, rel=1e-12)
+    scale = np.abs(c[-1].coef_).max()
+    np.testing.assert_allclose(d[-1].coef_, c[-1].coef_, atol=2e-3 * scale)
+    e = tasks["weight"].fit(X, y, sample_weight=100.0 * w, random_state=0)
+    assert e[-1].C == 0.1
+    assert np.abs(e[-1].coef_ - c[-1].coef_).max() > 0.05 * scale
+
+
+@pytest.mark.parametrize("name", ["logreg", "svm"], ids=["logreg", "svm"])
+def test_regularization_cv_picks_the_best_candidate(name, digits):
+    """The cross-validated C is the candidate a brute-force pass over the folds picks."""
+    from sklearn.metrics import accuracy_score
+
+    from qcoreset.tasks import _CV_FOLDS, _REG_EXPONENTS, _stratified_folds
+
+    X_tr, y_tr, _, _ = digits
+    X, y = X_tr[:240], y_tr[:240]
+    w = np.full(240, 1437 / 240)  # a uniform coreset of 240 of 1,437 rows ...
+    w[y == 3] *= 1.5  # ... with one class weighted up
+    r = w.sum() / np.dot(w, w)
+    task = get_task(name, C=0.1)
+    model = task.fit(X, y, sample_weight=w, random_state=5)
+    candidates = [0.1 * r**g for g in _REG_EXPONENTS]
+    folds = _stratified_folds(y, _CV_FOLDS, np.random.default_rng(5))
+    scores = []
+    for c in candidates:
+        plain = get_task(name, C=c, regularization="weight")
+        total = 0.0
+        for k in range(_CV_FOLDS):
+            tr, te = folds != k, folds == k
+            m = plain.fit(X[tr], y[tr], sample_weight=w[tr], random_state=5)
+            total += accuracy_score(y[te], m.predict(X[te]), sample_weight=w[te]) * w[te].sum()
+        scores.append(total)
+    assert model[-1].C == pytest.approx(candidates[int(np.argmax(scores))], rel=1e-12)
+    again = task.fit(X, y, sample_weight=w, random_state=5)
+    np.testing.assert_array_equal(again[-1].coef_, model[-1].coef_)
+
+
+def test_stratified_folds_and_the_small_data_fallback(rng):
+    from qcoreset.tasks import _REG_FALLBACK, _stratified_folds
+
+    y = np.repeat([0, 1, 2], [3, 10, 50])
+    folds = _stratified_folds(y, 3, rng)
+    for c in (0, 1, 2):  # every class in every fold, sizes within one
+        counts = np.bincount(folds[y == c], minlength=3)
+        assert counts.min() >= 1 and counts.max() - counts.min() <= 1
+    assert _stratified_folds(np.repeat([0, 1], [2, 40]), 3, rng) is None
+    assert _stratified_folds(np.zeros(10), 3, rng) is None
+    # A class of two rows cannot be cross-validated: C * r ** fallback.
+    X = rng.normal(size=(42, 4))
+    y = np.repeat([0, 1], [2, 40])
+    w = np.repeat([5.0, 2.0], [2, 40])
+    model = get_task("logreg", C=0.5).fit(X, y, sample_weight=w, random_state=0)
+    r = w.sum() / np.dot(w, w)
+    assert model[-1].C == pytest.approx(0.5 * r**_REG_FALLBACK, rel=1e-12)
 
 
 def test_linear_svm_reaches_liblinear_objective(digits):

@@ -105,7 +105,8 @@ def test_hwa_fit_is_the_plain_fit_fine_tuned(name, labelled):
     if name == "mlp":
         loss, alpha = "log_loss", p["alpha"] / p["batch_size"]
     else:
-        loss, alpha = ("hinge" if name == "svm" else "log_loss"), 1.0 / (p["C"] * w.sum())
+        c_used = plain[-1].C  # the C the plain fit used (chosen for the weights)
+        loss, alpha = ("hinge" if name == "svm" else "log_loss"), 1.0 / (c_used * w.sum())
     direct = hwa_finetune(plain[-1], plain[0].transform(X), y, w, TARGET, loss=loss,
                           alpha=alpha, max_iter=2, random_state=3)
     if name == "mlp":
