@@ -7,11 +7,13 @@ training data: ``normalized_cost`` (k-means, PCA: full-data cost ratio) or
 ``degradation`` ((full - coreset) / full test accuracy: svm, logreg, mlp). Tasks
 that need no labels are reduced without labels (labels would cost header bits).
 
-Methods: ``planner`` (sensitivity, fixed grid, bits and size chosen by the planner;
-with labels, rows split across classes by ``class_allocation="optimal"``),
-``planner+refine`` (the same with ``refine_weights=True``), ``planner/mass-classes``
-(labelled tasks: class sizes proportional to mass), ``uniform+f32`` and
-``sensitivity+f32`` (float32 values), ``uniform@planner-bits``, ``rcc@8``. The **oracle
+Methods: ``planner`` (the defaults: ``method="auto"`` -- sensitivity sampling without
+labels, uniform sampling per class with labels, rows split across classes by
+``class_allocation="optimal"`` --, fixed grid, bits and size chosen by the planner),
+``uniform@planner-bits`` / ``sensitivity@planner-bits`` (the other constructor at the
+planner's bits), ``planner+refine`` (sensitivity with ``refine_weights=True``),
+``planner/mass-classes`` (labelled tasks: class sizes proportional to mass),
+``uniform+f32`` and ``sensitivity+f32`` (float32 values), ``rcc@8``. The **oracle
 gap** compares the planner's pick with the best of a grid of (size, bits) pairs that fit
 the budget (the largest size at each bit depth in ``--grid-bits``), all measured on the
 same task.
@@ -105,12 +107,11 @@ def load(name):
 # ----------------------------------------------------------------------------- methods
 
 
-def reducers(budget, seed, planner_bits, labelled=False):
-    """The methods compared at one budget (planner_bits: the planner's pick, or None)."""
+def reducers(budget, seed, planner_bits, planner_method, labelled=False):
+    """The methods compared at one budget, besides the planner itself."""
     out = {
-        "planner": QuantizedCoreset(budget=budget, random_state=seed),
-        "planner+refine": QuantizedCoreset(budget=budget, refine_weights=True,
-                                           random_state=seed),
+        "planner+refine": QuantizedCoreset(budget=budget, method="sensitivity",
+                                           refine_weights=True, random_state=seed),
         "uniform+f32": QuantizedCoreset(budget=budget, method="uniform", quantizer="none",
                                         random_state=seed),
         "sensitivity+f32": QuantizedCoreset(budget=budget, quantizer="none", random_state=seed),
@@ -120,9 +121,10 @@ def reducers(budget, seed, planner_bits, labelled=False):
     if labelled:
         out["planner/mass-classes"] = QuantizedCoreset(budget=budget, class_allocation="mass",
                                                        random_state=seed)
-    if planner_bits is not None:
-        out["uniform@planner-bits"] = QuantizedCoreset(
-            budget=budget, method="uniform", bits=planner_bits, random_state=seed)
+    for other in ("uniform", "sensitivity"):
+        if other != planner_method:
+            out[f"{other}@planner-bits"] = QuantizedCoreset(
+                budget=budget, method=other, bits=planner_bits, random_state=seed)
     return out
 
 
@@ -208,25 +210,25 @@ def run(args):
                     if key in done:
                         continue
                     y_fit = ytr if labelled else None
-                    cand = {}
                     try:
                         planner = QuantizedCoreset(budget=budget, random_state=seed).fit(
                             Xtr, y_fit)
                     except BudgetError as exc:
                         print(f"  {budget}: {exc}")
                         continue
-                    for mname, qc in reducers(budget, seed, planner.bits_, labelled).items():
+                    cand = {"planner": planner}
+                    others = reducers(budget, seed, planner.bits_, planner.method_, labelled)
+                    for mname, qc in others.items():
                         if mname == "rcc@8" and planner.size_ > args.skip_rcc_above:
                             continue
-                        cand[mname] = qc
+                        if args.methods is None or mname in args.methods:
+                            cand[mname] = qc
                     for s in args.grid_bits:
                         cand[f"grid@{s}"] = QuantizedCoreset(budget=budget, bits=s,
                                                              random_state=seed)
                     for mname, qc in cand.items():
                         try:
-                            if mname == "planner":
-                                qc = planner
-                            else:
+                            if mname != "planner":
                                 qc.fit(Xtr, y_fit)
                         except BudgetError:
                             continue
@@ -383,6 +385,10 @@ def main(argv=None) -> int:
     p.add_argument("--tasks", nargs="+", default=ALL_TASKS)
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--grid-bits", type=int, nargs="+", default=[1, 2, 3, 4, 6, 8, 12, 16])
+    p.add_argument("--methods", nargs="+",
+                   help="methods besides the planner and the grid (default: all of "
+                   "planner+refine, uniform+f32, sensitivity+f32, rcc@8, planner/mass-classes, "
+                   "uniform@planner-bits, sensitivity@planner-bits)")
     p.add_argument("--skip-rcc-above", type=int, default=3000,
                    help="skip rcc@8 when the coreset would have more rows (k-means with that "
                    "many centres takes minutes)")

@@ -46,8 +46,9 @@ def _auto_or_int(what: str):
 
 def _add_reduction_options(parser, constructors, quantizers, proxies) -> None:
     """Options shared by ``reduce`` and ``plan``."""
-    parser.add_argument("--method", default="sensitivity", choices=constructors.names(),
-                        help="coreset constructor (default: sensitivity)")
+    parser.add_argument("--method", default="auto", choices=["auto", *constructors.names()],
+                        help="coreset constructor (default: auto = uniform per class with "
+                             "labels, sensitivity without)")
     parser.add_argument("--quantizer", default="fixed", choices=quantizers.names(),
                         help="quantizer (default: fixed)")
     parser.add_argument("--proxy", default="auto", choices=["auto", *proxies.names()],
@@ -234,7 +235,7 @@ def _cmd_reduce(args) -> int:
         "budget_bits": int(qc.budget_bits_),
         "raw_bits": int(raw),
         "reduction": float(qc.reduction_),
-        "method": args.method,
+        "method": qc.method_,
         "quantizer": args.quantizer,
         "error_bound": float(qc.error_bound_),
         "cs_error": float(qc.cs_error_),
@@ -256,7 +257,7 @@ def _cmd_reduce(args) -> int:
     if qc.budget_bits_ >= raw:
         print(f"  note: the budget is at or above the raw float32 size ({format_bits(raw)})")
     print(
-        f"  coreset: {qc.size_} rows by {args.method}, {qc.bits_} bits per value "
+        f"  coreset: {qc.size_} rows by {qc.method_}, {qc.bits_} bits per value "
         f"({args.quantizer} quantizer)"
     )
     print(
@@ -308,7 +309,7 @@ def _cmd_plan(args) -> int:
         print(json.dumps(result))
         return 0
     print(f"{ds.name}: {ds.X.shape[0]} x {ds.X.shape[1]}; budget {format_bits(p.budget_bits)}; "
-          f"{args.method} + {args.quantizer}, proxy {p.proxy}")
+          f"{p.method} + {args.quantizer}, proxy {p.proxy}")
     print(f"  {'bits':>4} {'size':>8} {'payload bits':>13} {'coreset err':>11} "
           f"{'worst quant':>11} {'spread x':>9} {'q shift':>9} {'predicted':>10}")
     for r in p.rows:

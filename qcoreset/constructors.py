@@ -59,6 +59,7 @@ __all__ = [
     "register_constructor",
     "get_constructor",
     "build_coreset",
+    "resolve_method",
 ]
 
 _ERROR_KINDS = ("proven", "estimate", "exact")
@@ -558,6 +559,29 @@ def register_constructor(
     if not (isinstance(cls, type) and issubclass(cls, CoresetConstructor)):
         raise InputError(f"{cls!r} is not a subclass of CoresetConstructor")
     CONSTRUCTORS.register(name, cls, replace=replace)
+
+
+def resolve_method(method: str, labelled: bool) -> str:
+    """The constructor ``method`` names: ``"auto"`` depends on whether labels are given.
+
+    ``"auto"`` is ``"uniform"`` for labelled data and ``"sensitivity"`` otherwise. With
+    labels the coreset is built per class and trained on by classifiers: uniform sampling
+    within each class gives every row of a class the same weight, which the payload
+    stores once per class (no bits per row) and which keeps the effective sample size
+    at the number of rows. Sensitivity sampling targets the k-means cost: its unequal
+    weights cost 32 bits per row and inflate the variance of a classifier's loss.
+    ``benchmarks/reduction.py`` measures both on every dataset (``planner`` against
+    ``uniform@planner-bits`` and ``sensitivity@planner-bits``).
+
+    Raises
+    ------
+    InputError
+        For an unknown method.
+    """
+    if method == "auto":
+        return "uniform" if labelled else "sensitivity"
+    CONSTRUCTORS.get(method)
+    return method
 
 
 def constructor_params(method: str, method_params: Any, n_clusters: Any) -> dict[str, Any]:

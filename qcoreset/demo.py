@@ -551,7 +551,7 @@ def _run_demo(data, budget, *, out, seed, quick, plots, progress) -> dict:
         "reduction": float(qc.reduction_),
         "coreset_size": int(qc.size_),
         "bits_per_value": int(qc.bits_),
-        "method": qc.method,
+        "method": qc.method_,
         "quantizer": qc.quantizer,
         "error_bound": _finite(qc.error_bound_),
         "seed": seed,

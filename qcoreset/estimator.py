@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 from ._errors import EstimatorError, InputError
 from ._validation import check_data, check_int, check_labels, check_sample_weight
 from .budget import parse_budget, raw_bits
-from .constructors import CONSTRUCTORS, build_coreset, constructor_params
+from .constructors import CONSTRUCTORS, build_coreset, constructor_params, resolve_method
 from .payload import decode_payload, encode_payload
 from .planner import _plan, candidate_bits, class_sizes
 from .quantizers import QUANTIZERS, get_quantizer
@@ -36,8 +36,10 @@ class QuantizedCoreset(BaseEstimator):
     budget : int, float or str, default="1%"
         Bit budget of the payload: bits (``8e6``), a size (``"100kB"``, ``"1MiB"``) or
         a percentage of the data's float32 size (``"1%"``).
-    method : str, default="sensitivity"
-        Coreset constructor, one of ``qcoreset.constructors.CONSTRUCTORS.names()``.
+    method : str, default="auto"
+        Coreset constructor, one of ``qcoreset.constructors.CONSTRUCTORS.names()``, or
+        ``"auto"``: ``"uniform"`` (per class) when ``y`` is given, ``"sensitivity"``
+        otherwise (:func:`qcoreset.constructors.resolve_method` says why).
     quantizer : str, default="fixed"
         Quantizer, one of ``qcoreset.quantizers.QUANTIZERS.names()``.
     bits : "auto" or int, default="auto"
@@ -81,6 +83,8 @@ class QuantizedCoreset(BaseEstimator):
         Rows in the coreset.
     bits_ : int
         Bits per quantized value.
+    method_ : str
+        The constructor used (``method`` with ``"auto"`` resolved).
     payload_ : bytes
         The encoded payload.
     payload_bits_ : int
@@ -128,7 +132,7 @@ class QuantizedCoreset(BaseEstimator):
     def __init__(
         self,
         budget="1%",
-        method="sensitivity",
+        method="auto",
         quantizer="fixed",
         bits="auto",
         size="auto",
@@ -189,16 +193,17 @@ class QuantizedCoreset(BaseEstimator):
             )
         budget_bits = parse_budget(self.budget, n, d)
         quantizer_cls = QUANTIZERS.get(self.quantizer)
-        method_params = constructor_params(self.method, self.method_params, self.n_clusters)
+        method = resolve_method(self.method, labels is not None)
+        method_params = constructor_params(method, self.method_params, self.n_clusters)
         if self.class_allocation not in ("optimal", "mass"):
             raise InputError(
                 f"class_allocation must be 'optimal' or 'mass', got {self.class_allocation!r}")
         if not isinstance(self.refine_weights, (bool, np.bool_)):
             raise InputError(f"refine_weights must be True or False, got {self.refine_weights!r}")
-        if self.refine_weights and CONSTRUCTORS.get(self.method).weight_kind != "real":
+        if self.refine_weights and CONSTRUCTORS.get(method).weight_kind != "real":
             raise InputError(
-                f"refine_weights needs real-valued weights, but {self.method!r} sends "
-                f"{CONSTRUCTORS.get(self.method).weight_kind} weights; use method="
+                f"refine_weights needs real-valued weights, but {method!r} sends "
+                f"{CONSTRUCTORS.get(method).weight_kind} weights; use method="
                 "'sensitivity' or 'lightweight'")
         n_pos = int((u > 0).sum())
         n_groups = 1 if labels is None else len(np.unique(labels[u > 0]))
@@ -226,7 +231,7 @@ class QuantizedCoreset(BaseEstimator):
         classes = None if labels is None else np.unique(labels[u > 0])
         self.plan_ = _plan(
             X, u, classes=classes, budget_bits=budget_bits, quantizer=quant,
-            method=self.method, bits_options=options, proxy=self.proxy,
+            method=method, bits_options=options, proxy=self.proxy,
             n_clusters=method_params.get("n_clusters", check_int(self.n_clusters,
                                                                  "n_clusters", 1)),
             rng=np.random.default_rng(build_seed), size=None if auto_size else m,
@@ -239,10 +244,10 @@ class QuantizedCoreset(BaseEstimator):
         t_build = time.perf_counter()
         sizes = None
         if labels is not None and self.class_allocation == "optimal":
-            sizes = class_sizes(X, labels, m, sample_weight=u, method=self.method,
+            sizes = class_sizes(X, labels, m, sample_weight=u, method=method,
                                 proxy=self.proxy, random_state=np.random.default_rng(build_seed))
         coreset = build_coreset(
-            X, m, method=self.method, y=labels, sample_weight=u,
+            X, m, method=method, y=labels, sample_weight=u,
             random_state=build_seed, class_sizes=sizes, **method_params,
         )
         if self.refine_weights and coreset.error_kind != "exact":
@@ -255,7 +260,7 @@ class QuantizedCoreset(BaseEstimator):
         q_error = float(quant.row_error_bound(coreset.points).max(initial=0.0))
         payload = encode_payload(
             coreset.points, coreset.weights, quant, labels=coreset.labels, classes=classes,
-            n_total=n, total_weight=total, method=self.method, source_dtype=X.dtype,
+            n_total=n, total_weight=total, method=method, source_dtype=X.dtype,
             budget_bits=budget_bits, rng=check_random_state(round_seed),
             cs_error=cs_error, quantization_error=q_error,
         )
@@ -285,6 +290,7 @@ class QuantizedCoreset(BaseEstimator):
         self.coreset_labels_ = dec.labels
         self.size_ = dec.header["coreset_size"]
         self.bits_ = dec.header["bits_per_value"]
+        self.method_ = dec.header["method"]
         self.quantizer_ = dec.quantizer
         self.header_ = dec.header
         return dec

@@ -62,7 +62,12 @@ from ._kmeans import kmeans_plusplus_seeding, min_sq_distances, weighted_mean
 from ._registry import Registry
 from ._validation import check_data, check_labels, check_sample_weight
 from .budget import parse_budget
-from .constructors import CONSTRUCTORS, _inclusion_probabilities, build_coreset
+from .constructors import (
+    CONSTRUCTORS,
+    _inclusion_probabilities,
+    build_coreset,
+    resolve_method,
+)
 from .payload import payload_nbytes
 from .quantizers import QUANTIZERS, Quantizer, get_quantizer
 
@@ -628,12 +633,14 @@ def _plan(
 
 
 def _checked_inputs(X, y, sample_weight, method, quantizer, bits, random_state):
-    """Validated ``(X, u, classes, fitted quantizer, bit options, rng)`` of a planning call."""
+    """Validated ``(X, u, classes, fitted quantizer, bit options, rng, method)`` of a
+    planning call (``method="auto"`` resolved by :func:`~qcoreset.constructors.resolve_method`).
+    """
     X = check_data(X)
     n = X.shape[0]
     u = check_sample_weight(sample_weight, n)
     labels = None if y is None else check_labels(y, n)
-    CONSTRUCTORS.get(method)
+    method = resolve_method(method, labels is not None)
     cls = QUANTIZERS.get(quantizer)
     if isinstance(bits, str):
         if bits != "auto":
@@ -644,7 +651,7 @@ def _checked_inputs(X, y, sample_weight, method, quantizer, bits, random_state):
     q = get_quantizer(quantizer, options[0] if cls.uses_bits else None).fit(X)
     classes = None if labels is None else np.unique(labels[u > 0])
     rs = check_random_state(random_state)
-    return X, u, classes, q, options, np.random.default_rng(rs.randint(2**31 - 1))
+    return X, u, classes, q, options, np.random.default_rng(rs.randint(2**31 - 1)), method
 
 
 def plan(
@@ -653,7 +660,7 @@ def plan(
     *,
     y=None,
     sample_weight=None,
-    method: str = "sensitivity",
+    method: str = "auto",
     quantizer: str = "fixed",
     bits="auto",
     proxy: str = "auto",
@@ -671,8 +678,9 @@ def plan(
     y : array-like or None
         Class labels (their table enters the header; one row per class is the minimum).
     sample_weight : array-like or None
-    method : str
-        Coreset constructor.
+    method : str, default="auto"
+        Coreset constructor; ``"auto"``: ``"uniform"`` with labels, else
+        ``"sensitivity"`` (:func:`qcoreset.constructors.resolve_method`).
     quantizer : str
         Quantizer; ``bits="auto"`` tries :func:`candidate_bits`, an int fixes it.
     proxy : str
@@ -694,8 +702,8 @@ def plan(
     InputError, BudgetError
         For invalid input or a budget that holds no coreset.
     """
-    X, u, classes, q, options, rng = _checked_inputs(X, y, sample_weight, method, quantizer,
-                                                      bits, random_state)
+    X, u, classes, q, options, rng, method = _checked_inputs(
+        X, y, sample_weight, method, quantizer, bits, random_state)
     budget_bits = parse_budget(budget, *X.shape)
     return _plan(X, u, classes=classes, budget_bits=budget_bits, quantizer=q, method=method,
                  bits_options=options, proxy=proxy, n_clusters=n_clusters, rng=rng,
@@ -735,7 +743,7 @@ def error_curve(
     *,
     y=None,
     sample_weight=None,
-    method: str = "sensitivity",
+    method: str = "auto",
     quantizer: str = "fixed",
     bits="auto",
     proxy: str = "auto",
@@ -764,8 +772,8 @@ def error_curve(
     budgets = np.asarray(budgets, dtype=np.int64).ravel()
     if budgets.size == 0 or (budgets < 0).any():
         raise InputError("budgets must be a non-empty sequence of non-negative bit counts")
-    X, u, classes, q0, options, rng = _checked_inputs(X, y, sample_weight, method, quantizer,
-                                                       bits, random_state)
+    X, u, classes, q0, options, rng, method = _checked_inputs(
+        X, y, sample_weight, method, quantizer, bits, random_state)
     d = X.shape[1]
     n_pos = int((u > 0).sum())
     n_groups = 1 if classes is None else len(classes)
@@ -813,7 +821,7 @@ def class_sizes(
     size: int,
     *,
     sample_weight=None,
-    method: str = "sensitivity",
+    method: str = "auto",
     proxy: str = "auto",
     n_clusters: int = 10,
     random_state=None,
@@ -861,6 +869,7 @@ def class_sizes(
     n = X.shape[0]
     u = check_sample_weight(sample_weight, n)
     labels = check_labels(labels, n)
+    method = resolve_method(method, True)
     rng = random_state if isinstance(random_state, np.random.Generator) else \
         np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
     classes, inverse = np.unique(labels[u > 0], return_inverse=True)

@@ -191,8 +191,9 @@ def test_refined_weights_fit_the_budget_and_the_data(rng, labelled):
 
     X, y = hard_blobs(rng, n=3000, d=5)
     y = y if labelled else None
-    base = QuantizedCoreset(budget="3%", random_state=0).fit(X, y)
-    ref = QuantizedCoreset(budget="3%", refine_weights=True, random_state=0).fit(X, y)
+    kw = dict(budget="3%", method="sensitivity", random_state=0)
+    base = QuantizedCoreset(**kw).fit(X, y)
+    ref = QuantizedCoreset(refine_weights=True, **kw).fit(X, y)
     assert ref.payload_bits_ <= ref.budget_bits_
     assert (ref.size_, ref.bits_) == (base.size_, base.bits_)
     np.testing.assert_array_equal(ref.coreset_, base.coreset_)  # same rows, new weights
