@@ -38,6 +38,7 @@ def test_reduce_builtin_json_and_inspect(tmp_path):
     head = json.loads(stdout)
     assert head["crc_ok"] is True
     assert head["coreset_size"] == res["coreset_size"] and head["n_total"] == 1797
+    assert res["method"] == head["method"] != "auto"  # the constructor "auto" resolved to
 
 
 def test_reduce_human_output_and_default_name(tmp_path):

@@ -210,3 +210,27 @@ def test_refine_weights_needs_real_weights(rng):
         QuantizedCoreset(method="uniform", refine_weights=True).fit(X)
     with pytest.raises(InputError, match="refine_weights must be"):
         QuantizedCoreset(refine_weights="yes").fit(X)
+
+
+def test_auto_method_depends_on_labels(rng):
+    X, y = hard_blobs(rng, n=3000, d=5)
+    unlabelled = QuantizedCoreset(budget="3%", random_state=0).fit(X)
+    labelled = QuantizedCoreset(budget="3%", random_state=0).fit(X, y)
+    assert unlabelled.method_ == "sensitivity" and labelled.method_ == "uniform"
+    assert QuantizedCoreset.from_bytes(labelled.payload_).method_ == "uniform"
+    # uniform per class: one weight per class, so no weight bits per row
+    for c in np.unique(labelled.coreset_labels_):
+        wc = labelled.coreset_weights_[labelled.coreset_labels_ == c]
+        assert np.ptp(wc) == 0
+    assert labelled.payload_bits_ <= labelled.budget_bits_
+    # the same as naming the constructors
+    for qc, name, yy in ((unlabelled, "sensitivity", None), (labelled, "uniform", y)):
+        named = QuantizedCoreset(budget="3%", method=name, random_state=0).fit(X, yy)
+        assert named.payload_ == qc.payload_
+    # and the planner resolves "auto" the same way
+    from qcoreset.planner import plan
+
+    assert plan(X, "3%", y=y, random_state=0).method == "uniform"
+    assert plan(X, "3%", random_state=0).method == "sensitivity"
+    explicit = QuantizedCoreset(budget="3%", method="sensitivity", random_state=0).fit(X, y)
+    assert explicit.method_ == "sensitivity"
