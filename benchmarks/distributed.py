@@ -161,34 +161,70 @@ def cmd_quality(args) -> None:
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-    """Median over seeds per cell and rule; whether optimal is <= / < every baseline."""
+    """Per cell: every rule's median and seed-to-seed spread; optimal against the baselines.
+
+    The criterion columns compare medians over seeds (``optimal_le_all``: optimal's median
+    <= every baseline's, ``optimal_lt_all``: strictly below). Beside them, the paired view
+    (the same seed gives every rule the same split and the same evaluation seed):
+    optimal's wins / ties / losses against each baseline, and the median paired difference
+    to the best baseline with the standard error of the mean paired difference.
+    """
     cells: dict = {}
     for r in rows:
-        key = (r["dataset"], r["split"], r["ranks"], r["task"])
-        cells.setdefault(key, {}).setdefault(r["rule"], []).append(r["error"])
+        key = (r["dataset"], r["split"], int(r["ranks"]), r["task"])
+        cells.setdefault(key, {}).setdefault(r["rule"], {})[int(r["seed"])] = float(r["error"])
     out = []
     for (dataset, split, ranks, task), by_rule in sorted(cells.items()):
-        med = {rule: float(np.median(v)) for rule, v in by_rule.items()}
-        base = [med[r] for r in RULES[1:] if r in med]
-        out.append({
-            "dataset": dataset, "split": split, "ranks": ranks, "task": task,
-            "seeds": len(by_rule.get("optimal", [])), **{f"median_{k}": v for k, v in
-                                                         med.items()},
-            "optimal_le_all": bool(base and med["optimal"] <= min(base)),
-            "optimal_lt_all": bool(base and med["optimal"] < min(base)),
-        })
+        med = {rule: float(np.median(list(v.values()))) for rule, v in by_rule.items()}
+        std = {rule: float(np.std(list(v.values()), ddof=1)) if len(v) > 1 else 0.0
+               for rule, v in by_rule.items()}
+        bases = [r for r in RULES[1:] if r in med]
+        cell = {"dataset": dataset, "split": split, "ranks": ranks, "task": task,
+                "seeds": len(by_rule.get("optimal", {})),
+                **{f"median_{k}": v for k, v in med.items()},
+                **{f"std_{k}": v for k, v in std.items()}}
+        cell["optimal_le_all"] = bool(bases and med["optimal"] <= min(med[b] for b in bases))
+        cell["optimal_lt_all"] = bool(bases and med["optimal"] < min(med[b] for b in bases))
+        opt = by_rule.get("optimal", {})
+        for b in bases:
+            seeds = sorted(set(opt) & set(by_rule[b]))
+            d = np.array([opt[s] - by_rule[b][s] for s in seeds])
+            cell[f"wtl_{b}"] = [int((d < 0).sum()), int((d == 0).sum()), int((d > 0).sum())]
+        if bases and opt:
+            best = min(bases, key=lambda b: med[b])
+            seeds = sorted(set(opt) & set(by_rule[best]))
+            d = np.array([opt[s] - by_rule[best][s] for s in seeds])
+            cell["best_baseline"] = best
+            cell["paired_diff_median"] = float(np.median(d))
+            cell["paired_diff_se"] = float(np.std(d, ddof=1) / np.sqrt(d.size)) \
+                if d.size > 1 else float("nan")
+        out.append(cell)
     return out
 
 
-def print_summary(summary: list[dict]) -> None:
-    print("\n| dataset | split | ranks | task | seeds | optimal | equal | size | cost | "
-          "optimal <= all | optimal < all |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+def markdown_summary(summary: list[dict]) -> str:
+    """The summary as a markdown table (median +- seed-to-seed standard deviation)."""
+    lines = ["| dataset | split | ranks | task | seeds | "
+             + " | ".join(RULES) + " | optimal <= all | optimal < all | "
+             "optimal W/T/L vs equal, size, cost | paired diff. to best baseline |",
+             "|---|---|---|---|---|" + "---|" * len(RULES) + "---|---|---|---|"]
     for s in summary:
-        vals = " | ".join(f"{s.get(f'median_{r}', float('nan')):.4f}" for r in RULES)
-        print(f"| {s['dataset']} | {s['split']} | {s['ranks']} | {s['task']} | {s['seeds']} "
-              f"| {vals} | {'yes' if s['optimal_le_all'] else 'no'} | "
-              f"{'yes' if s['optimal_lt_all'] else 'no'} |")
+        vals = " | ".join(
+            f"{s[f'median_{r}']:.4f} ± {s[f'std_{r}']:.4f}" if f"median_{r}" in s else "–"
+            for r in RULES)
+        wtl = ", ".join("-".join(map(str, s[f"wtl_{b}"])) for b in RULES[1:]
+                        if f"wtl_{b}" in s)
+        diff = (f"{s['paired_diff_median']:+.4f} (SE {s['paired_diff_se']:.4f}, "
+                f"{s['best_baseline']})" if "best_baseline" in s else "–")
+        lines.append(f"| {s['dataset']} | {s['split']} | {s['ranks']} | {s['task']} | "
+                     f"{s['seeds']} | {vals} | {'yes' if s['optimal_le_all'] else 'no'} | "
+                     f"{'yes' if s['optimal_lt_all'] else 'no'} | {wtl} | {diff} |")
+    return "\n".join(lines) + "\n"
+
+
+def print_summary(summary: list[dict]) -> None:
+    print()
+    print(markdown_summary(summary), end="")
 
 
 # --------------------------------------------------------------------------------- mpi
@@ -326,6 +362,9 @@ def cmd_summary(args) -> None:
     summary = summarize(rows)
     if args.out:
         Path(args.out).write_text(json.dumps(summary, indent=1))
+    if args.md:
+        notes = "".join(f"{line}\n\n" for line in args.note or [])
+        Path(args.md).write_text(notes + markdown_summary(summary))
     print_summary(summary)
 
 
@@ -356,6 +395,9 @@ def main(argv=None) -> None:
     sm = sub.add_parser("summary", help="median table of quality CSV files")
     sm.add_argument("csv", nargs="+")
     sm.add_argument("--out", help="also write the summary as JSON here")
+    sm.add_argument("--md", help="also write the summary as a markdown table here")
+    sm.add_argument("--note", action="append",
+                    help="a paragraph written above the markdown table (repeatable)")
     for p in (q, m):
         p.add_argument("--cache", type=Path,
                        default=Path(tempfile.gettempdir()) / "qcoreset-bench-cache",

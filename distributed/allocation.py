@@ -31,6 +31,11 @@ whole bytes (payloads are whole bytes, so a bit beyond a multiple of 8 would be 
     ranks of equal mass equal budgets and, for curves falling like ``B^(-1/2)``, budgets
     in proportion to their mass (the ``size`` split); curves that differ beyond their
     noise keep their differences. ``K = 1`` (no spread known) keeps each curve as it is.
+    Finally, a split whose predicted union error is within ``TIE_TOLERANCE`` (0.1 %) of
+    the optimum's counts as a tie, and a tie goes to the mass-proportional split (the
+    ``size`` split for unweighted rows): :func:`optimal_allocation` ``(tolerance=...)``.
+    So ``optimal`` departs from ``size`` only where the curves, beyond their noise,
+    predict a gain.
 
     The curves (lower convex envelope in log-log coordinates, :func:`loglog_envelope`,
     sampled densely: :func:`rank_curve`) are strictly convex and non-increasing and the
@@ -88,8 +93,8 @@ GRID_POINTS = 2049
 CURVE_FITS = 8
 #: constructors whose coreset error is a proven transport bound (errors add linearly)
 PROVEN_METHODS = frozenset({"rcc", "kcenter"})
-#: weight of the tie-breaking term of :func:`optimal_allocation`, relative to the objective
-TIE_WEIGHT = 1e-3
+#: relative gain of predicted error below which ``optimal`` keeps the mass-proportional split
+TIE_TOLERANCE = 1e-3
 #: floor of a curve point's noise variance (log units): a relative error of 1e-6
 _MIN_VARIANCE = 1e-12
 
@@ -332,7 +337,7 @@ def shrink_curves(curves) -> ShrunkCurves:
 
 
 def optimal_allocation(curves, masses, total: int, minimum, maximum=None, *,
-                       granularity: int = BYTE, combine: str = "sum"):
+                       granularity: int = BYTE, combine: str = "sum", tolerance: float = 0.0):
     """Budget split minimising the ranks' combined error over their error curves.
 
     ``combine="sum"`` minimises ``sum_i masses_i E_i(B_i)``; ``combine="quadrature"``
@@ -352,21 +357,29 @@ def optimal_allocation(curves, masses, total: int, minimum, maximum=None, *,
         Bounds per rank (``maximum`` defaults to ``total``).
     granularity : int, default 8
     combine : {"sum", "quadrature"}
+    tolerance : float, default 0
+        Relative objective gain below which the optimum counts as a tie with the
+        mass-proportional split (the ``size`` split for unweighted rows), which is then
+        returned instead (see Notes). 0: always the optimum.
 
     Returns
     -------
     ndarray of int64
         Bits per rank; ``sum <= total`` and ``minimum <= B_i`` for every non-empty rank.
+        Its objective is at most ``1 + tolerance`` times the optimum's.
 
     Notes
     -----
-    The convex envelope of a curve is linear over stretches, and ranks with equal curves
-    on one such stretch tie: any split of it is optimal. To settle ties the same way every
-    time, the objective gets ``kappa sum_i U_i^2 / B_i``, a strictly convex term
-    minimised by the mass-proportional split, with ``kappa`` making it ``TIE_WEIGHT``
-    (``1e-3``) of the objective at that split: among (nearly) equal allocations the one
-    closest to the ``size`` split wins, and the curves still decide the rest.
+    Ranks whose curves are equal (after :func:`shrink_curves`, every rank whose curve
+    differs from the others only by noise) have an optimum within a fraction of a percent
+    of the mass-proportional split, placed by the micro-structure of the sampled curves
+    and one-row differences of mass. Such differences carry no information, yet they
+    change which rows every rank samples. With ``tolerance > 0`` the mass-proportional
+    split is returned whenever its objective is within ``1 + tolerance`` of the
+    optimum's, so the allocation departs from it only for a predicted gain.
     """
+    if not (np.isfinite(tolerance) and tolerance >= 0):
+        raise InputError(f"tolerance must be a non-negative number, got {tolerance!r}")
     if combine not in ("sum", "quadrature"):
         raise InputError(f"combine must be 'sum' or 'quadrature', got {combine!r}")
     n = len(curves)
@@ -389,29 +402,24 @@ def optimal_allocation(curves, masses, total: int, minimum, maximum=None, *,
             raise InputError(f"rank {i} reported no finite point of its error curve")
         points.append((b[ok], e[ok]))
     weights = masses[live] if combine == "sum" else masses[live] ** 2
-    ties = _tie_terms(points, masses[live], weights, total, minimum[live], combine)
-    funcs = [rank_curve(b, e, int(minimum[i]), int(his[i]), combine=combine, span=span, tie=t)
-             for (b, e), i, t in zip(points, live, ties, strict=True)]
-    bits = allocate_budget(
-        funcs, weights, int(total), minimum[live],
-        np.maximum(minimum[live], np.minimum(maximum[live], total)), granularity=granularity,
-    )
+    funcs = [rank_curve(b, e, int(minimum[i]), int(his[i]), combine=combine, span=span)
+             for (b, e), i in zip(points, live, strict=True)]
+    bits = allocate_budget(funcs, weights, int(total), minimum[live], his[live],
+                           granularity=granularity)
     out[live] = bits
+    if tolerance > 0:
+        is_live = np.zeros(n, dtype=bool)
+        is_live[live] = True
+        ref = proportional_allocation(np.where(is_live, np.maximum(masses, 0.0), 0.0), total,
+                                      np.where(is_live, minimum, 0), granularity=granularity)
+        if (ref[live] <= his[live]).all():
+            def objective(a):
+                return float(sum(w * float(f(x)) for w, f, x in
+                                 zip(weights, funcs, a, strict=True)))
+
+            if objective(ref[live]) <= objective(bits) * (1.0 + tolerance):
+                return ref
     return out
-
-
-def _tie_terms(points, masses, weights, total, minimum, combine) -> np.ndarray:
-    """``t_i`` of the tie-breaking terms ``t_i / B_i`` (see :func:`optimal_allocation`)."""
-    masses = np.maximum(np.asarray(masses, dtype=np.float64), 0.0)
-    if not masses.sum() > 0 or not (weights > 0).all():
-        return np.zeros(len(points))
-    spare = max(int(total) - int(minimum.sum()), 0)
-    share = np.maximum(minimum + spare * masses / masses.sum(), 1.0)  # mass-proportional
-    vals = np.array([float(loglog_interpolant(b, e)(s)) for (b, e), s in
-                     zip(points, share, strict=True)])
-    objective = float((weights * (vals if combine == "sum" else vals**2)).sum())
-    kappa = TIE_WEIGHT * objective / float((masses**2 / share).sum())
-    return kappa * masses**2 / weights
 
 
 def loglog_envelope(budgets, errors):
@@ -527,7 +535,7 @@ def convex_envelope(x, y) -> PiecewiseLinear:
 
 
 def rank_curve(budgets, errors, lo: int, hi: int, *, combine: str = "sum",
-               points: int = GRID_POINTS, span=None, tie: float = 0.0) -> PiecewiseLinear:
+               points: int = GRID_POINTS, span=None) -> PiecewiseLinear:
     """A rank's convex, non-increasing error curve on ``[lo, hi]`` from its proxy points.
 
     The points' lower envelope in log-log coordinates (:func:`loglog_envelope`, strictly
@@ -536,8 +544,7 @@ def rank_curve(budgets, errors, lo: int, hi: int, *, combine: str = "sum",
     kept, plus ``lo`` and ``hi``), and replaced by their lower convex envelope
     (:func:`convex_envelope`), which the allocation LP takes as it is. Ranks sampled on
     one common ``span`` have their breakpoints at the same budgets, so equal curves give
-    equal envelopes even when the ranks' minimums differ. ``tie > 0`` adds ``tie / B`` to
-    the envelope (a strictly convex term, see :func:`optimal_allocation`).
+    equal envelopes even when the ranks' minimums differ.
     """
     f = loglog_envelope(budgets, errors)
     lo, hi = float(lo), float(max(hi, lo))
@@ -547,10 +554,7 @@ def rank_curve(budgets, errors, lo: int, hi: int, *, combine: str = "sum",
                         np.geomspace(max(a, 1.0), max(b, 1.0), half), [lo, hi]])
     x = np.unique(x[(x >= lo) & (x <= hi)])
     y = f(x) if combine == "sum" else f(x) ** 2
-    env = convex_envelope(x, np.minimum.accumulate(y))
-    if tie > 0:  # convex plus convex: the envelope keeps every sample
-        env = convex_envelope(x, env(x) + tie / np.maximum(x, 1.0))
-    return env
+    return convex_envelope(x, np.minimum.accumulate(y))
 
 
 def local_clustering_cost(X, sample_weight=None, *, n_clusters: int = 10, max_iter: int = 10,

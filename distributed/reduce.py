@@ -13,8 +13,8 @@ arrays. The ranks
    error curve at ``curve_points`` budgets common to all ranks, with the curve's standard
    error (``Allgather`` of a fixed-size float64 buffer); the root pools the curves
    (:func:`~qcoreset.distributed.allocation.shrink_curves`: only differences beyond the
-   noise survive), solves the convex allocation and broadcasts the integer budgets
-   (``Bcast``);
+   noise survive), solves the convex allocation (a predicted gain below 0.1 % keeps the
+   mass-proportional split) and broadcasts the integer budgets (``Bcast``);
 5. reduce locally with :class:`qcoreset.QuantizedCoreset` at ``budget = B_i`` (the encoder
    refuses to exceed it) and send the payload bytes to the root (``Gatherv`` of uint8);
 6. the root frames the payloads, unchanged, as one container and decodes it: the union of
@@ -42,6 +42,7 @@ from .allocation import (
     ALLOCATIONS,
     BYTE,
     CURVE_FITS,
+    TIE_TOLERANCE,
     check_minimums,
     combination,
     curve_budgets,
@@ -304,7 +305,8 @@ def _split(params: _Params, curves, costs, n_all, live, masses, available, minim
     if params.allocation == "optimal":
         pooled = shrink_curves(curves)
         return optimal_allocation(pooled.curves, masses, available, minimums, maximums,
-                                  combine=combination(params.method)), pooled
+                                  combine=combination(params.method),
+                                  tolerance=TIE_TOLERANCE), pooled
     shares = {"equal": live.astype(np.float64), "size": n_all.astype(np.float64),
               "cost": costs}[params.allocation]
     return proportional_allocation(shares, available, minimums), None

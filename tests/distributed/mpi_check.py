@@ -17,7 +17,7 @@ from qcoreset.distributed import (
     reduce_parts,
     split_rows,
 )
-from qcoreset.distributed.allocation import loglog_envelope
+from qcoreset.distributed.allocation import TIE_TOLERANCE, loglog_envelope
 from qcoreset.payload import decode_payload
 
 comm = MPI.COMM_WORLD
@@ -82,7 +82,9 @@ if rank == 0:
                              for m, f, b in zip(masses, fitted, a, strict=True)))
              for rule, a in objective.items()}
     report["objective"] = value
-    assert all(value["optimal"] <= v * (1 + 1e-4) for v in value.values()), value
+    # optimal up to its tie tolerance (then it keeps the size split), plus the sampling
+    assert all(value["optimal"] <= v * (1 + TIE_TOLERANCE + 1e-4) for v in value.values()), \
+        value
 
 # determinism: the same seed gives the same bytes
 a = reduce_distributed(Xl, yl, budget=budget, random_state=3, comm=comm)
