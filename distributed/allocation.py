@@ -90,7 +90,7 @@ BYTE = 8
 #: pieces (whose equal slopes leave ties) span a fraction of a percent of a rank's range
 GRID_POINTS = 2049
 #: proxy fits each rank averages for its ``optimal`` curve (see :func:`shrink_curves`)
-CURVE_FITS = 8
+CURVE_FITS = 4
 #: constructors whose coreset error is a proven transport bound (errors add linearly)
 PROVEN_METHODS = frozenset({"rcc", "kcenter"})
 #: relative gain of predicted error below which ``optimal`` keeps the mass-proportional split
