@@ -16,17 +16,20 @@ whole bytes (payloads are whole bytes, so a bit beyond a multiple of 8 would be 
     also stays convex where the finite-population factor makes ``E_i`` itself bend down
     steeply (a rank close to sending all its rows), which the linear sum would over-reward.
 
-    *Curve noise.* One proxy fit is random (k-means++ seeding, row samples): two ranks
-    holding statistically identical rows report curves ten percent apart, and an
-    allocation that follows them moves bits on noise. So each rank fits its proxy
-    ``K`` times (seeds derived from its rank seed) and sends, per budget, the mean
-    ``x_i`` of the log errors and its variance ``v_i`` (sample variance over the fits
-    divided by ``K``). The root treats the ranks as a random-effects model,
-    ``x_i = mu + delta_i + noise``, ``delta_i ~ N(0, tau^2)``: it estimates the
-    between-rank variance ``tau^2`` by the DerSimonian–Laird moment estimator, pooled over
-    the grid (``sum_j (Q_j - (k - 1)) / sum_j c_j``, clipped at 0), and replaces every
-    curve by its posterior mean ``mu + tau^2 / (tau^2 + v_i) (x_i - mu)``, ``mu`` the
-    precision-weighted mean (:func:`shrink_curves`). Curves that differ no more than their
+    *Curve noise.* One proxy fit is random (k-means++ seeding, row samples) and so is a
+    rank's block of rows: two ranks holding statistically identical rows report curves
+    ten percent apart, and an allocation that follows them moves bits on noise. So each
+    rank fits its proxy ``K`` times (``curve_fits``, default ``CURVE_FITS = 8``), each on
+    a bootstrap resample of its rows (stratified by class) with a seed derived from its
+    rank seed, and sends, per budget, the mean ``x_i`` of the log errors and their
+    variance ``v_i`` over the fits: what another block of the same distribution, fitted
+    with another seed, would report (:func:`summarize_fits`). The root treats the ranks
+    as a random-effects model, ``x_i = mu + delta_i + noise``, ``delta_i ~ N(0, tau^2)``:
+    it estimates the between-rank variance ``tau^2`` by the DerSimonian–Laird moment
+    estimator, pooled over the grid (``sum_j (Q_j - (k - 1)) / sum_j c_j``, clipped at
+    0), and replaces every curve by its posterior mean
+    ``mu + tau^2 / (tau^2 + v_i) (x_i - mu)``, ``mu`` the precision-weighted mean
+    (:func:`shrink_curves`). Curves that differ no more than their
     noise collapse onto the pooled per-unit-weight curve, and identical curves give
     ranks of equal mass equal budgets and, for curves falling like ``B^(-1/2)``, budgets
     in proportion to their mass (the ``size`` split); curves that differ beyond their
@@ -36,6 +39,12 @@ whole bytes (payloads are whole bytes, so a bit beyond a multiple of 8 would be 
     ``size`` split for unweighted rows): :func:`optimal_allocation` ``(tolerance=...)``.
     So ``optimal`` departs from ``size`` only where the curves, beyond their noise,
     predict a gain.
+
+    The curves predict the coreset's approximation error (a clustering-type cost), not a
+    classifier's accuracy: on label-skewed ranks they can favour the ranks whose rows
+    spread most at the expense of ranks holding few classes, which a downstream
+    classifier may not repay (measured by the project's distributed quality benchmark).
+    ``size`` or ``equal`` remain the safe choice there.
 
     The curves (lower convex envelope in log-log coordinates, :func:`loglog_envelope`,
     sampled densely: :func:`rank_curve`) are strictly convex and non-increasing and the
@@ -90,7 +99,7 @@ BYTE = 8
 #: pieces (whose equal slopes leave ties) span a fraction of a percent of a rank's range
 GRID_POINTS = 2049
 #: proxy fits each rank averages for its ``optimal`` curve (see :func:`shrink_curves`)
-CURVE_FITS = 4
+CURVE_FITS = 8
 #: constructors whose coreset error is a proven transport bound (errors add linearly)
 PROVEN_METHODS = frozenset({"rcc", "kcenter"})
 #: relative gain of predicted error below which ``optimal`` keeps the mass-proportional split

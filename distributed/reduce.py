@@ -482,9 +482,10 @@ def reduce_distributed(
     curve_points : int
         Points of each rank's error curve for ``optimal``.
     curve_fits : int
-        Independent proxy fits each rank averages for its curve (``optimal``); their
-        spread tells the root which differences between the ranks' curves are noise
-        (see :mod:`qcoreset.distributed.allocation`). 1: one fit, curves taken as they are.
+        Proxy fits each rank averages for its curve (``optimal``), each on a bootstrap
+        resample of its rows; their spread tells the root which differences between the
+        ranks' curves are noise (see :mod:`qcoreset.distributed.allocation`). 1: one fit
+        on the rows themselves, curves taken as they are.
     random_state : int or None
         Seed of the job; rank i uses :func:`rank_seed` ``(seed, i)``. None: the root
         draws a seed and broadcasts it.
