@@ -232,3 +232,20 @@ def test_one_fit_reports_no_spread_and_bad_fit_counts_are_refused():
     assert (res.payload_bits <= res.allocation).all()
     with pytest.raises(InputError, match="curve_fits"):
         reduce_parts(parts, budget="5%", curve_fits=0)
+
+
+
+def test_cli_takes_the_fit_count_and_refuses_a_bad_one(tmp_path):
+    from ._launch import mpi_available, run_mpi
+
+    if not mpi_available():
+        pytest.skip("mpi4py/mpiexec not installed")
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(2000, 3)))
+    args = ("-m", "qcoreset.distributed", "reduce", "x.npy", "--budget", "5%", "-o", "x.qcs")
+    rc, _, err, _ = run_mpi(2, *args, "--curve-fits", "0", timeout=90, cwd=tmp_path)
+    assert rc == 2 and "--curve-fits must be >= 1, got 0" in err
+    assert not (tmp_path / "x.qcs").exists()
+    rc, out, err, _ = run_mpi(2, *args, "--curve-fits", "3", "--json", timeout=90,
+                              cwd=tmp_path)
+    assert rc == 0, err[-2000:]
+    assert (tmp_path / "x.qcs").exists()
