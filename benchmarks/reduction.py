@@ -114,7 +114,8 @@ def reducers(budget, seed, planner_bits, planner_method, labelled=False):
                                            refine_weights=True, random_state=seed),
         "uniform+f32": QuantizedCoreset(budget=budget, method="uniform", quantizer="none",
                                         random_state=seed),
-        "sensitivity+f32": QuantizedCoreset(budget=budget, quantizer="none", random_state=seed),
+        "sensitivity+f32": QuantizedCoreset(budget=budget, method="sensitivity",
+                                            quantizer="none", random_state=seed),
         "rcc@8": QuantizedCoreset(budget=budget, method="rcc", bits=8, random_state=seed,
                                   method_params={"max_iter": 10}),
     }
@@ -133,10 +134,35 @@ def error_of(res):
     return res.normalized_cost - 1.0 if res.kind == "cost" else res.degradation
 
 
+def make_task(args, tname):
+    """The task with the parameters given by ``--task-params``."""
+    return get_task(tname, **args.task_params.get(tname, {}))
+
+
+def _task_params(items):
+    """``["svm:regularization=weight", ...]`` -> ``{"svm": {"regularization": "weight"}}``."""
+    out = {}
+    for item in items:
+        try:
+            tname, kv = item.split(":", 1)
+            key, value = kv.split("=", 1)
+        except ValueError:
+            raise SystemExit(f"--task-params: expected TASK:KEY=VALUE, got {item!r}") from None
+        for conv in (int, float):
+            try:
+                value = conv(value)
+                break
+            except ValueError:
+                pass
+        out.setdefault(tname, {})[key] = value
+    return out
+
+
 def _full_model(args, dname, tname, seed, Xtr, ytr):
     """The task's model on all the training data (from --cache when it is there)."""
-    task = get_task(tname)
-    path = None if args.cache is None else args.cache / f"{dname}-{tname}-seed{seed}.pkl"
+    task = make_task(args, tname)
+    extra = "".join(f"-{k}={v}" for k, v in sorted(args.task_params.get(tname, {}).items()))
+    path = None if args.cache is None else args.cache / f"{dname}-{tname}{extra}-seed{seed}.pkl"
     if path is not None and path.exists():
         with open(path, "rb") as fh:
             return pickle.load(fh)
@@ -235,7 +261,7 @@ def run(args):
                         core = (qc.coreset_.astype(Xtr.dtype), qc.coreset_labels_,
                                 qc.coreset_weights_)
                         for tname in tasks:
-                            task = get_task(tname)
+                            task = make_task(args, tname)
                             with warnings.catch_warnings():
                                 warnings.simplefilter("ignore")
                                 res = evaluate_task(task, core, Xtr, ytr, Xte, yte,
@@ -384,7 +410,8 @@ def main(argv=None) -> int:
     p.add_argument("--budgets", nargs="+", default=["10%", "1%", "0.1%"])
     p.add_argument("--tasks", nargs="+", default=ALL_TASKS)
     p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--grid-bits", type=int, nargs="+", default=[1, 2, 3, 4, 6, 8, 12, 16])
+    p.add_argument("--grid-bits", type=int, nargs="*", default=[1, 2, 3, 4, 6, 8, 12, 16],
+                   help="bit depths of the oracle grid (none: no grid, no oracle gap)")
     p.add_argument("--methods", nargs="+",
                    help="methods besides the planner and the grid (default: all of "
                    "planner+refine, uniform+f32, sensitivity+f32, rcc@8, planner/mass-classes, "
@@ -395,6 +422,8 @@ def main(argv=None) -> int:
     p.add_argument("--one-full-model", action="store_true",
                    help="fit each task on all the data once (seed 0) and compare every seed's "
                    "coresets with it (saves the full-data fits on large data)")
+    p.add_argument("--task-params", nargs="*", default=[], metavar="TASK:KEY=VALUE",
+                   help="task parameters, e.g. svm:regularization=weight logreg:C=0.1")
     p.add_argument("--cache", type=Path,
                    help="folder for the full-data models (reused by later runs)")
     p.add_argument("--resume", action="store_true",
@@ -405,6 +434,7 @@ def main(argv=None) -> int:
                    "measuring anything")
     p.add_argument("--out", type=Path, default=HERE / "results")
     args = p.parse_args(argv)
+    args.task_params = _task_params(args.task_params)
     if args.summarise_only:
         rows = _read_partial(args.out / "reduction-partial.csv")
         if not rows:
