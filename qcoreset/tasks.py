@@ -1147,8 +1147,8 @@ class _ClassifierTask(Task):
         drawn from ``random_state``; ties go to the smaller g) and returns the best.
         """
         C, mode = self.params["C"], self.params["regularization"]
-        ratio = min(1.0, float(w.sum()) ** 2 / float(np.dot(w, w)) / float(w.sum()))
-        if mode == "weight" or ratio == 1.0:
+        ratio = min(1.0, float(w.sum()) / float(np.dot(w, w)))  # n_eff / sum(w)
+        if mode == "weight" or ratio > 1.0 - 1e-9:  # e.g. unit weights: C itself
             return C
         if mode == "effective":
             return C * ratio
