@@ -458,17 +458,11 @@ def loglog_envelope(budgets, errors):
     >>> round(float(f(10)), 3)  # below the point 0.9: the kink is bridged
     0.316
     """
-    b = np.asarray(budgets, dtype=np.float64)
-    e = np.asarray(errors, dtype=np.float64)
-    order = np.argsort(b, kind="stable")
-    b, e = b[order], e[order]
-    b, first = np.unique(b, return_index=True)
-    e = np.minimum.accumulate(e[first])
-    if b.shape[0] < 3:
-        return loglog_interpolant(b, e)
-    floor = max(float(e.max(initial=0.0)) * 1e-12, 1e-300)
-    hull = convex_envelope(np.log(np.maximum(b, 1.0)), np.log(np.maximum(e, floor)))
-    return loglog_interpolant(np.exp(hull.breakpoints), np.exp(hull.values))
+    lb, le = _log_points(budgets, errors)
+    if lb.shape[0] >= 3:
+        hull = convex_envelope(lb, le)
+        lb, le = hull.breakpoints, hull.values
+    return _loglog_function(lb, le)
 
 
 def loglog_interpolant(budgets, errors):
@@ -492,6 +486,11 @@ def loglog_interpolant(budgets, errors):
     callable
         ``f(bits) -> errors``, vectorised.
     """
+    return _loglog_function(*_log_points(budgets, errors))
+
+
+def _log_points(budgets, errors) -> tuple[np.ndarray, np.ndarray]:
+    """Points sorted by budget, one per budget, errors made non-increasing, in log-log."""
     b = np.asarray(budgets, dtype=np.float64)
     e = np.asarray(errors, dtype=np.float64)
     order = np.argsort(b, kind="stable")
@@ -499,7 +498,11 @@ def loglog_interpolant(budgets, errors):
     b, first = np.unique(b, return_index=True)
     e = np.minimum.accumulate(e[first])  # non-increasing
     floor = max(float(e.max(initial=0.0)) * 1e-12, 1e-300)
-    lb, le = np.log(np.maximum(b, 1.0)), np.log(np.maximum(e, floor))
+    return np.log(np.maximum(b, 1.0)), np.log(np.maximum(e, floor))
+
+
+def _loglog_function(lb: np.ndarray, le: np.ndarray):
+    """``f(bits)``: piecewise linear through ``(lb, le)`` in log-log, constant outside."""
 
     def f(bits):
         x = np.log(np.maximum(np.asarray(bits, dtype=np.float64), 1.0))
