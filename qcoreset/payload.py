@@ -9,8 +9,11 @@ Layout (little-endian; DESIGN §4)::
               | method: u8 length + ASCII
               | n_classes u32 | class table: u32 length + UTF-8 JSON list | class counts u32 each
               | constant weights f64 (one per class, or one) when the weight encoding is "constant"
-              | quantizer parameters (constant-column bitmap and values, then its own)
-    body    = values (m x d_var codes of b bits) | weights (m codes of b_w bits), padded to a byte
+              | quantizer parameters (constant-column bitmap and values, then its own;
+                the ``pca`` quantizer's are its rank, mean, quantized basis and
+                coefficient ranges)
+    body    = values (m x k codes of b bits; k = d_var, or the rank for pca)
+              | weights (m codes of b_w bits), padded to a byte
     crc32 u32 of everything before it
 
 Rows are stored grouped by class (in class-table order), so labels cost no bits per
@@ -334,6 +337,8 @@ def _parse_header(data: bytes) -> tuple[dict, Quantizer, int]:
         "payload_bytes": len(data),
         "payload_bits": 8 * len(data),
     }
+    if hasattr(quantizer, "rank_"):  # projection: coefficients per row
+        header["rank"] = int(quantizer.rank_)
     header["_const_w"] = const_w
     return header, quantizer, off
 
@@ -398,7 +403,7 @@ def decode_payload(data: bytes) -> DecodedPayload:
     (crc,) = struct.unpack("<I", data[-4:])
     if zlib.crc32(data[:-4]) != crc:
         raise PayloadError("payload CRC32 mismatch: the file is corrupted")
-    nvar = int((~quantizer.constant_).sum())
+    nvar = quantizer.codes_per_row_
     layout = [(m * nvar, quantizer.bits_per_value_)]
     wname = header["weight_encoding"]
     if wname in ("float32", "counts"):

@@ -14,7 +14,9 @@ turns rows into bits and ``decode`` turns bits back into rows. For every quantiz
 A column that is constant in the fitted data costs no bits per value: its value is
 stored once, as float32, in the quantizer's parameters.
 
-Registered names: ``fixed``, ``stochastic``, ``float``, ``none``.
+Registered names: ``fixed``, ``stochastic``, ``float``, ``none`` (scalar, one code per
+column) and ``pca`` (transform coding: a few quantized principal-component coefficients
+per row, the quantized basis in the header).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "StochasticQuantizer",
     "FloatQuantizer",
     "NoQuantizer",
+    "ProjectionQuantizer",
     "QUANTIZERS",
     "register_quantizer",
     "get_quantizer",
@@ -87,7 +90,10 @@ class Quantizer(TransformerMixin, BaseEstimator):
     bits_per_value_ : int
         Bits per non-constant value.
     value_bits_per_row_ : int
-        Bits per encoded row, ``bits_per_value_ * (number of non-constant columns)``.
+        Bits per encoded row, ``bits_per_value_ * codes_per_row_``.
+    codes_per_row_ : int
+        Codes per encoded row: the number of non-constant columns for the scalar
+        quantizers, the rank for :class:`ProjectionQuantizer`.
     error_bound_ : float
         Worst-case ``||x - Q(x)||_2`` over rows inside the fitted range.
     """
@@ -135,8 +141,8 @@ class Quantizer(TransformerMixin, BaseEstimator):
         return self
 
     def _finish_fit(self, X=None):
-        nvar = int((~self.constant_).sum())
-        self.value_bits_per_row_ = self.bits_per_value_ * nvar
+        self.codes_per_row_ = self._n_codes()
+        self.value_bits_per_row_ = self.bits_per_value_ * self.codes_per_row_
         if getattr(self, "_lo_data", None) is not None:
             self.error_bound_ = self._box_error_bound(self._lo_data, self._hi_data)
 
@@ -249,9 +255,16 @@ class Quantizer(TransformerMixin, BaseEstimator):
     def _rng(self):
         return None
 
-    def _codes(self, X, rng) -> np.ndarray:
-        """Codes of the non-constant columns, shape (n, n_var), uint64."""
-        return self._column_codes(np.asarray(X)[:, ~self.constant_], rng)
+    def _prepare(self, X) -> np.ndarray:
+        """The part of encoding that does not depend on the bit depth: the non-constant
+        columns (the coefficients for a projection). Shared by every :meth:`with_bits`
+        copy, so that one preparation serves every depth."""
+        return np.asarray(X)[:, ~self.constant_]
+
+    def _codes(self, X, rng, prepared=None) -> np.ndarray:
+        """Codes of the rows, shape (n, codes_per_row_), uint64 (``prepared``: the
+        :meth:`_prepare` of ``X``, when already known)."""
+        return self._column_codes(self._prepare(X) if prepared is None else prepared, rng)
 
     def _values(self, codes: np.ndarray) -> np.ndarray:
         n = codes.shape[0]
@@ -260,10 +273,14 @@ class Quantizer(TransformerMixin, BaseEstimator):
         out[:, ~self.constant_] = self._column_values(codes)
         return out
 
+    def _n_codes(self) -> int:
+        """Codes per encoded row (one per non-constant column)."""
+        return int((~self.constant_).sum())
+
     def _unpack(self, bits: np.ndarray, n_rows: int) -> np.ndarray:
-        nvar = int((~self.constant_).sum())
-        flat = bits_to_codes(bits, n_rows * nvar, self.bits_per_value_)
-        return flat.reshape(n_rows, nvar)
+        k = self._n_codes()
+        flat = bits_to_codes(bits, n_rows * k, self.bits_per_value_)
+        return flat.reshape(n_rows, k)
 
     # header serialisation shared by all quantizers: constant bitmap + constant values
     def _constant_bytes(self) -> bytes:
@@ -652,7 +669,272 @@ class NoQuantizer(Quantizer):
         return offset
 
 
-for _cls in (FixedQuantizer, StochasticQuantizer, FloatQuantizer, NoQuantizer):
+class ProjectionQuantizer(Quantizer):
+    """Transform coding: quantized principal-component coefficients of each row.
+
+    ``fit`` centres the non-constant columns on their mean ``mu`` (float32) and takes the
+    leading ``rank`` eigenvectors of their covariance (estimated on at most
+    ``sample_size`` evenly spaced rows). The basis ``V`` (``d_var x rank``) is quantized
+    to ``basis_bits`` per entry on a per-component grid and travels in the header, as
+    ``Vq``. A row ``x`` is sent as its coefficients ``c = (x - mu) @ Vq``, each on a
+    per-component uniform grid of ``2**bits`` levels over the fitted range of that
+    coefficient (as :class:`FixedQuantizer`), and decoded as ``mu + Q(c) @ Vq.T``. A
+    row costs ``rank * bits`` bits whatever the number of columns, so at a small budget
+    many more rows fit than with a scalar quantizer; the header costs about ``rank *
+    d_var * basis_bits`` bits.
+
+    The error of a row is the part of ``x - mu`` outside the span of ``Vq`` (the
+    residual, exact per row) plus the rounding of the coefficients mapped back,
+    ``||(c - Q(c)) @ Vq.T|| <= ||Vq||_2 * ||c - Q(c)||``; :meth:`row_error_bound` is the
+    sum of both, and ``error_bound_`` its maximum over the fitted rows.
+
+    Parameters
+    ----------
+    bits : int, default=3
+        Bits per coefficient, 1 to 32.
+    rank : int or "auto", default="auto"
+        Principal components sent per row; ``"auto"``: the fewest that hold a share
+        ``variance`` of the (sample's) total variance. Capped at the number of
+        non-constant columns.
+    variance : float, default=0.9
+        Share of the variance kept by ``rank="auto"``, in (0, 1].
+    basis_bits : int, default=8
+        Bits per basis entry in the header, 2 to 32.
+    sample_size : int, default=10000
+        Rows used to estimate the covariance.
+
+    Attributes
+    ----------
+    rank_ : int
+        Components sent per row.
+    mean_ : ndarray of shape (d_var,)
+        Float32 mean of the non-constant columns.
+    basis_ : ndarray of shape (d_var, rank_)
+        The quantized basis ``Vq`` as decoded.
+    lo_, hi_, step_ : ndarray of shape (rank_,)
+        Grid of each coefficient.
+    explained_variance_ratio_ : float
+        Share of the sample's variance in the leading ``rank_`` components (NaN after
+        decoding a header).
+    """
+
+    name = "pca"
+    code = 5
+
+    def __init__(self, bits: int = 3, rank="auto", variance: float = 0.9,
+                 basis_bits: int = 8, sample_size: int = 10000):
+        self.bits = bits
+        self.rank = rank
+        self.variance = variance
+        self.basis_bits = basis_bits
+        self.sample_size = sample_size
+
+    # ------------------------------------------------------------------ fitting
+    def _check_params(self):
+        r = self.rank
+        if not (isinstance(r, str) and r == "auto") and (
+                isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 1):
+            raise InputError(f"rank must be 'auto' or a positive integer, got {r!r}")
+        v = self.variance
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) \
+                or not 0.0 < float(v) <= 1.0:
+            raise InputError(f"variance must be in (0, 1], got {v!r}")
+        b = self.basis_bits
+        if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 2 <= b <= 32:
+            raise InputError(f"basis_bits={b!r} is out of range; use an integer in [2, 32]")
+        s = self.sample_size
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
+            raise InputError(f"sample_size must be a positive integer, got {s!r}")
+
+    def _fit_columns(self, X, lo, hi):
+        self._check_params()
+        var = ~self.constant_
+        nvar = int(var.sum())
+        n = X.shape[0]
+        rows = np.unique(np.linspace(0, n - 1, min(n, int(self.sample_size))).astype(np.int64))
+        mean = np.zeros(nvar)
+        for i, step in _row_chunks(X):
+            mean += np.asarray(X[i : i + step][:, var], dtype=np.float64).sum(axis=0)
+        self.mean_ = (mean / max(n, 1)).astype(np.float32).astype(np.float64)
+        Z = np.asarray(X[rows][:, var], dtype=np.float64) - self.mean_
+        # scale first: covariances of values near the float range limits would overflow
+        scale = float(np.abs(Z).max(initial=0.0))
+        if nvar == 0 or scale == 0.0:
+            vecs, lam = np.zeros((nvar, 0)), np.zeros(0)
+        elif Z.shape[0] < nvar:  # eigenvectors through the smaller Gram matrix
+            Zs = Z / scale
+            lam, U = np.linalg.eigh(Zs @ Zs.T)
+            lam, U = lam[::-1], U[:, ::-1]
+            keep = lam > lam[0] * 1e-12
+            lam, U = lam[keep], U[:, keep]
+            vecs = (Zs.T @ U) / np.sqrt(lam)
+        else:
+            Zs = Z / scale
+            lam, vecs = np.linalg.eigh(Zs.T @ Zs)
+            lam, vecs = lam[::-1], vecs[:, ::-1]
+        lam = np.clip(lam, 0.0, None)
+        total = float(lam.sum())
+        if isinstance(self.rank, str):
+            share = np.cumsum(lam) / total if total > 0 else np.ones(lam.size)
+            r = int(np.searchsorted(share, float(self.variance) * (1 - 1e-12)) + 1)
+        else:
+            r = int(self.rank)
+        r = max(0, min(r, vecs.shape[1]))
+        self.rank_ = r
+        self.explained_variance_ratio_ = float(lam[:r].sum() / total) if total > 0 else 1.0
+        V = vecs[:, :r]
+        self._basis_lo = _f32_down(V.min(axis=0)) if r else np.zeros(0)
+        self._basis_hi = _f32_up(V.max(axis=0)) if r else np.zeros(0)
+        self._basis_codes = self._quantize_basis(V)
+        self._set_basis()
+        # coefficient ranges and the largest residual over all fitted rows
+        clo, chi = np.full(r, np.inf), np.full(r, -np.inf)
+        worst = 0.0
+        for i, step in _row_chunks(X):
+            Zc = np.asarray(X[i : i + step][:, var], dtype=np.float64) - self.mean_
+            C = Zc @ self.basis_
+            if r:
+                clo = np.minimum(clo, C.min(axis=0))
+                chi = np.maximum(chi, C.max(axis=0))
+            worst = max(worst, float(self._residuals(Zc, C).max(initial=0.0)))
+        self._max_residual = worst
+        self.lo_ = _f32_down(clo) if r else np.zeros(0)
+        self.hi_ = _f32_up(chi) if r else np.zeros(0)
+        self._set_bits()
+
+    def _quantize_basis(self, V):
+        levels = (1 << int(self.basis_bits)) - 1
+        span = self._basis_hi - self._basis_lo
+        safe = np.where(span > 0, span, 1.0)
+        return np.rint(np.clip((V - self._basis_lo) / safe * levels, 0, levels)).astype(np.uint64)
+
+    def _set_basis(self):
+        levels = (1 << int(self.basis_bits)) - 1
+        step = (self._basis_hi - self._basis_lo) / levels
+        self.basis_ = self._basis_lo + self._basis_codes.astype(np.float64) * step
+        self._basis_norm = float(np.linalg.norm(self.basis_, 2)) if self.basis_.size else 0.0
+
+    def _residuals(self, Z, C):
+        """``||z - c @ Vq.T||`` per row (``C = Z @ Vq``)."""
+        R = Z - C @ self.basis_.T
+        return np.sqrt(np.einsum("ij,ij->i", R, R))
+
+    def _set_bits(self):
+        self.bits_per_value_ = int(self.bits)
+        levels = (1 << self.bits_per_value_) - 1
+        self.levels_ = levels
+        self.step_ = (self.hi_ - self.lo_) / levels
+        scale = np.maximum(np.abs(self.lo_), np.abs(self.hi_))
+        self._slack = 4.0 * np.spacing(np.maximum(scale, np.finfo(np.float64).tiny))
+
+    def _n_codes(self) -> int:
+        return int(self.rank_)
+
+    def _finish_fit(self, X=None):
+        self.codes_per_row_ = self._n_codes()
+        self.value_bits_per_row_ = self.bits_per_value_ * self.codes_per_row_
+        if getattr(self, "_max_residual", None) is not None:
+            b = float(self._bound(self._max_residual, np.zeros(self.rank_)))
+            const = np.abs(self._lo_data - self.constant_values_)[self.constant_]
+            self.error_bound_ = float(np.sqrt(b * b + const @ const)
+                                      * (1.0 + 32 * np.finfo(np.float64).eps))
+
+    # ------------------------------------------------------------------ coding
+    def _bound(self, residual, outside):
+        """Bound from residual norms and per-coefficient clipping distances."""
+        b = np.asarray(outside) + self.step_ / 2 + self._slack
+        q = self._basis_norm * np.sqrt(np.sum(b * b, axis=-1))
+        mag = np.abs(self.mean_).sum() + 1.0
+        # relative slack for the float64 arithmetic of the projection and its inverse
+        return (residual + q) * (1.0 + 1e-12) + 1e-12 * mag * (1.0 + self._basis_norm)
+
+    def _coefficients(self, Xv):
+        return (np.asarray(Xv, dtype=np.float64) - self.mean_) @ self.basis_
+
+    def _prepare(self, X) -> np.ndarray:
+        return self._coefficients(np.asarray(X)[:, ~self.constant_])
+
+    def _column_codes(self, C, rng):
+        safe = np.where(self.step_ > 0, self.step_, 1.0)
+        t = np.clip((C - self.lo_) / safe, 0.0, float(self.levels_))
+        t = np.where(self.step_ > 0, t, 0.0)
+        return np.rint(t).astype(np.uint64)
+
+    def _coefficient_values(self, codes):
+        """Dequantized coefficients of codes, shape (n, rank_)."""
+        return self.lo_ + codes.astype(np.float64) * self.step_
+
+    def _column_values(self, codes):
+        return self.mean_ + self._coefficient_values(codes) @ self.basis_.T
+
+    def row_error_bound(self, X) -> np.ndarray:
+        """Per-row upper bound on ``||x - Q(x)||_2``: residual outside the basis plus
+        coefficient rounding (and clipping) mapped back through the basis."""
+        check_is_fitted(self, "constant_")
+        X = np.asarray(X, dtype=np.float64)
+        var = ~self.constant_
+        Z = X[:, var] - self.mean_
+        C = Z @ self.basis_
+        outside = np.maximum(self.lo_ - C, 0.0) + np.maximum(C - self.hi_, 0.0)
+        b = self._bound(self._residuals(Z, C), outside)
+        const = np.abs(X[:, self.constant_] - self.constant_values_[self.constant_])
+        return np.sqrt(b * b + np.einsum("ij,ij->i", const, const)) * (
+            1.0 + 16 * np.finfo(np.float64).eps)
+
+    def _box_bounds(self, lo, hi):  # pragma: no cover - replaced by _finish_fit
+        raise NotImplementedError
+
+    def _grid_error_bound(self) -> float:
+        return float("nan")  # the residual of the data is not in the header
+
+    # ------------------------------------------------------------------ header
+    def _params_bytes(self) -> bytes:
+        head = struct.pack("<IB", self.rank_, int(self.basis_bits))
+        codes = np.packbits(codes_to_bits(self._basis_codes, int(self.basis_bits))).tobytes()
+        return b"".join([
+            head, self.mean_.astype("<f4").tobytes(),
+            self._basis_lo.astype("<f4").tobytes(), self._basis_hi.astype("<f4").tobytes(),
+            codes, self.lo_.astype("<f4").tobytes(), self.hi_.astype("<f4").tobytes(),
+        ])
+
+    def _params_from(self, buf, offset) -> int:
+        def f32(count):
+            nonlocal offset
+            if len(buf) < offset + 4 * count:
+                raise PayloadError("header ends inside the projection quantizer parameters")
+            out = np.frombuffer(buf, dtype="<f4", count=count, offset=offset)
+            offset += 4 * count
+            return out.astype(np.float64)
+
+        nvar = int((~self.constant_).sum())
+        if len(buf) < offset + 5:
+            raise PayloadError("header ends inside the projection quantizer parameters")
+        r, bb = struct.unpack_from("<IB", buf, offset)
+        offset += 5
+        if r > nvar or not 2 <= bb <= 32:
+            raise PayloadError("header holds an invalid projection rank (corrupted file?)")
+        self.rank, self.basis_bits, self.rank_ = int(r), int(bb), int(r)
+        self.mean_ = f32(nvar)
+        self._basis_lo, self._basis_hi = f32(r), f32(r)
+        nbytes = (r * nvar * bb + 7) // 8
+        if len(buf) < offset + nbytes:
+            raise PayloadError("header ends inside the projection basis")
+        bits = np.unpackbits(np.frombuffer(buf, dtype=np.uint8, count=nbytes, offset=offset))
+        self._basis_codes = bits_to_codes(bits, r * nvar, bb).reshape(nvar, r)
+        offset += nbytes
+        self.lo_, self.hi_ = f32(r), f32(r)
+        ok = [np.isfinite(a).all() for a in (self.mean_, self._basis_lo, self._basis_hi,
+                                             self.lo_, self.hi_)]
+        if not all(ok) or (self.hi_ < self.lo_).any() or (self._basis_hi < self._basis_lo).any():
+            raise PayloadError("header holds an invalid projection basis (corrupted file?)")
+        self.explained_variance_ratio_ = float("nan")
+        self._set_basis()
+        self._set_bits()
+        return offset
+
+
+for _cls in (FixedQuantizer, StochasticQuantizer, FloatQuantizer, NoQuantizer,
+             ProjectionQuantizer):
     QUANTIZERS.register(_cls.name, _cls)
 
 

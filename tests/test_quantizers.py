@@ -15,6 +15,7 @@ CASES = [
     ("stochastic", 1), ("stochastic", 5), ("stochastic", 12),
     ("float", 0), ("float", 2), ("float", 10), ("float", 23), ("float", 52),
     ("none", None),
+    ("pca", 1), ("pca", 3), ("pca", 12),
 ]
 IDS = [f"{n}-{b}" for n, b in CASES]
 
@@ -53,11 +54,14 @@ def test_error_within_bound_and_round_trip_exact(name, bits, X):
     assert (bound <= q.error_bound_).all()
     data = q.encode(X)
     assert len(data) == (q.n_bits(len(X)) + 7) // 8
-    assert q.n_bits(len(X)) == len(X) * q.bits_per_value_ * int((~q.constant_).sum())
+    assert q.n_bits(len(X)) == len(X) * q.bits_per_value_ * q.codes_per_row_
     assert np.array_equal(q.decode(data, len(X)), T)
 
 
-@pytest.mark.parametrize(("name", "bits"), CASES, ids=IDS)
+SCALAR = [(n, b) for n, b in CASES if n != "pca"]
+
+
+@pytest.mark.parametrize(("name", "bits"), SCALAR, ids=[f"{n}-{b}" for n, b in SCALAR])
 def test_constant_columns_cost_nothing(name, bits, rng):
     X = rng.normal(size=(50, 4))
     X[:, 1] = 0.1  # not a float32 number: stored rounded, error counted in the bound
@@ -150,18 +154,19 @@ def test_float_exponent_bits_cover_range():
 
 
 def test_registry_lists_all():
-    assert QUANTIZERS.names() == ["fixed", "stochastic", "float", "none"]
+    assert QUANTIZERS.names() == ["fixed", "stochastic", "float", "none", "pca"]
     with pytest.raises(InputError, match="unknown quantizer"):
         get_quantizer("bogus")
 
 
 @parametrize_with_checks([make(n, b) for n, b in
-                          [("fixed", 8), ("stochastic", 8), ("float", 8), ("none", None)]])
+                          [("fixed", 8), ("stochastic", 8), ("float", 8), ("none", None),
+                           ("pca", 3)]])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("name", ["fixed", "stochastic", "float", "none"])
+@pytest.mark.parametrize("name", ["fixed", "stochastic", "float", "none", "pca"])
 @settings(max_examples=25, deadline=None)
 @given(X=matrices(), bits=st.integers(1, 20))
 def test_with_bits_equals_a_fresh_fit(name, X, bits):
@@ -173,3 +178,79 @@ def test_with_bits_equals_a_fresh_fit(name, X, bits):
     assert moved.params_bytes() == fresh.params_bytes()
     assert moved.error_bound_ == fresh.error_bound_
     assert np.array_equal(moved.transform(X), fresh.transform(X))
+
+
+# ---------------------------------------------------------------- projection (pca)
+
+
+def low_rank(rng, n=400, d=30, r=4, noise=0.01):
+    """Rows near an r-dimensional subspace, with a constant column and duplicated rows."""
+    X = rng.normal(size=(n, r)) @ rng.normal(size=(r, d)) * 3.0 + noise * rng.normal(size=(n, d))
+    X[:, 5] = 2.5
+    X[-20:] = X[:20]
+    return X
+
+
+def test_pca_rank_follows_the_variance_share(rng):
+    X = low_rank(rng)
+    q = get_quantizer("pca", 4, variance=0.99).fit(X)
+    assert q.rank_ == 4  # four directions hold all but the noise
+    assert q.explained_variance_ratio_ >= 0.99
+    assert q.value_bits_per_row_ == 4 * 4  # the row cost does not depend on d
+    assert q.constant_[5] and (q.transform(X)[:, 5] == 2.5).all()
+    small = get_quantizer("pca", 4, variance=0.3).fit(X)
+    assert 1 <= small.rank_ < 4
+
+
+def test_pca_error_shrinks_with_bits_and_rank(rng):
+    X = low_rank(rng, noise=0.0)
+    errs = []
+    for bits in (2, 6, 12):
+        q = get_quantizer("pca", bits, rank=4, basis_bits=16).fit(X)
+        errs.append(np.linalg.norm(X - q.transform(X), axis=1).max())
+    assert errs[0] > errs[1] > errs[2]
+    partial = get_quantizer("pca", 12, rank=2, basis_bits=16).fit(X)
+    # two of four directions leave a residual far above the rounding error
+    assert np.linalg.norm(X - partial.transform(X), axis=1).mean() > 10 * errs[2]
+
+
+def test_pca_payload_round_trip_and_header(rng):
+    from qcoreset.payload import decode_payload, encode_payload, payload_nbytes, read_header
+
+    X = low_rank(rng)
+    q = get_quantizer("pca", 5, rank=3).fit(X)
+    w = rng.uniform(1, 3, size=60)
+    data = encode_payload(X[:60], w, q, n_total=400, total_weight=400.0)
+    assert len(data) == payload_nbytes(d=30, m=60, quantizer=q, weight_encoding="float32",
+                                       weight_bits=32)
+    dec = decode_payload(data)
+    assert np.array_equal(dec.points, q.transform(X[:60]))
+    assert dec.header["quantizer"] == "pca" and dec.header["value_bits_per_row"] == 15
+    assert dec.quantizer.rank_ == 3
+    assert np.array_equal(dec.quantizer.basis_, q.basis_)
+    assert read_header(data)["crc_ok"]
+
+
+def test_pca_header_corruption_is_reported(rng):
+    from qcoreset._errors import PayloadError
+    from qcoreset.payload import decode_payload, encode_payload
+
+    X = low_rank(rng)
+    q = get_quantizer("pca", 5, rank=3).fit(X)
+    data = encode_payload(X[:10], np.ones(10), q, n_total=400, total_weight=400.0)
+    with pytest.raises(PayloadError):
+        decode_payload(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("params", [{"rank": 0}, {"rank": 2.5}, {"variance": 0.0},
+                                    {"variance": 1.5}, {"basis_bits": 1},
+                                    {"sample_size": 0}])
+def test_pca_rejects_bad_parameters(params, rng):
+    with pytest.raises(InputError):
+        get_quantizer("pca", 3, **params).fit(rng.normal(size=(20, 4)))
+
+
+def test_pca_on_constant_data_sends_no_bits():
+    q = get_quantizer("pca", 3).fit(np.ones((10, 3)))
+    assert q.rank_ == 0 and q.value_bits_per_row_ == 0
+    assert np.array_equal(q.transform(np.ones((2, 3))), np.ones((2, 3)))
