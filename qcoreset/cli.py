@@ -49,8 +49,9 @@ def _add_reduction_options(parser, constructors, quantizers, proxies) -> None:
     parser.add_argument("--method", default="auto", choices=["auto", *constructors.names()],
                         help="coreset constructor (default: auto = uniform per class with "
                              "labels, sensitivity without)")
-    parser.add_argument("--quantizer", default="fixed", choices=quantizers.names(),
-                        help="quantizer (default: fixed)")
+    parser.add_argument("--quantizer", default="auto", choices=["auto", *quantizers.names()],
+                        help="quantizer; auto: the plan chooses between a per-column grid "
+                        "(fixed) and principal-component transform coding (pca) (default: auto)")
     parser.add_argument("--proxy", default="auto", choices=["auto", *proxies.names()],
                         help="coreset-error proxy of the planner (default: auto)")
     parser.add_argument("--n-clusters", type=int, default=10,
@@ -236,7 +237,7 @@ def _cmd_reduce(args) -> int:
         "raw_bits": int(raw),
         "reduction": float(qc.reduction_),
         "method": qc.method_,
-        "quantizer": args.quantizer,
+        "quantizer": qc.quantizer_.name,
         "error_bound": float(qc.error_bound_),
         "cs_error": float(qc.cs_error_),
         "quantization_error": float(qc.quantization_error_),
@@ -258,7 +259,7 @@ def _cmd_reduce(args) -> int:
         print(f"  note: the budget is at or above the raw float32 size ({format_bits(raw)})")
     print(
         f"  coreset: {qc.size_} rows by {qc.method_}, {qc.bits_} bits per value "
-        f"({args.quantizer} quantizer)"
+        f"({_quantizer_text(qc.quantizer_)})"
     )
     print(
         f"  payload: {format_bits(qc.payload_bits_)} <= budget; "
@@ -271,6 +272,12 @@ def _cmd_reduce(args) -> int:
     )
     print(f"  wrote {out} in {seconds:.2f} s")
     return 0
+
+
+def _quantizer_text(q) -> str:
+    """``"fixed quantizer"`` or ``"pca quantizer, 82 coefficients per row"``."""
+    rank = getattr(q, "rank_", None)
+    return f"{q.name} quantizer" + ("" if rank is None else f", {rank} coefficients per row")
 
 
 def _task_labels(task_name, ds):
@@ -309,12 +316,12 @@ def _cmd_plan(args) -> int:
         print(json.dumps(result))
         return 0
     print(f"{ds.name}: {ds.X.shape[0]} x {ds.X.shape[1]}; budget {format_bits(p.budget_bits)}; "
-          f"{p.method} + {args.quantizer}, proxy {p.proxy}")
-    print(f"  {'bits':>4} {'size':>8} {'payload bits':>13} {'coreset err':>11} "
+          f"{p.method} + {args.quantizer} quantizer, proxy {p.proxy}")
+    print(f"  {'quantizer':>9} {'bits':>4} {'size':>8} {'payload bits':>13} {'coreset err':>11} "
           f"{'worst quant':>11} {'spread x':>9} {'q shift':>9} {'predicted':>10}")
     for r in p.rows:
         if not r.feasible:
-            print(f"  {r.bits:>4} {'-':>8} {'does not fit':>13}")
+            print(f"  {_row_quantizer(r):>9} {r.bits:>4} {'-':>8} {'does not fit':>13}")
             continue
         mark = "  <- chosen" if r.chosen else ""
         if r.pruned:
@@ -322,13 +329,19 @@ def _cmd_plan(args) -> int:
         else:
             spread, shift = f"{r.spread_ratio:.4g}", f"{r.quantization_bias:.3g}"
             pred = f"{r.predicted_error:.4g}"
-        print(f"  {r.bits:>4} {r.size:>8} {r.payload_bits:>13} {r.cs_error:>11.4g} "
+        print(f"  {_row_quantizer(r):>9} {r.bits:>4} {r.size:>8} {r.payload_bits:>13} "
+              f"{r.cs_error:>11.4g} "
               f"{r.quantization_error:>11.4g} {spread:>9} {shift:>9} {pred:>10}{mark}")
     print("  predicted = sqrt(coreset err^2 * spread x + q shift^2); worst-case bound = "
           "coreset err + worst quant;\n  '>=' marks depths skipped because a floor of their "
           "prediction already exceeds the choice")
     print(f"  planned in {p.seconds:.3f} s")
     return 0
+
+
+def _row_quantizer(row) -> str:
+    """A plan row's quantizer, with the rank of a projection: ``fixed`` or ``pca/82``."""
+    return row.quantizer if row.rank is None else f"{row.quantizer}/{row.rank}"
 
 
 def _read_bytes(path: str) -> bytes:

@@ -280,10 +280,16 @@ def _budget_curve(Xtr, ytr, wtr, *, raw, main_bits, seed, fractions, repeats, fu
         "task": "kmeans",
         "metric": "normalized_cost",
         "seeds": seeds,
-        "planner": "QuantizedCoreset defaults (sensitivity, fixed quantizer, bits='auto')",
+        "planner": "QuantizedCoreset defaults (sensitivity, quantizer and bits 'auto')",
         "uniform_float32": "method='uniform', quantizer='none' (float32 values)",
         "points": points,
     }
+
+
+def _row_quantizer(row: dict) -> str:
+    """A plan row's quantizer, with the rank of a projection: ``fixed`` or ``pca/21``."""
+    rank = row.get("rank")
+    return row.get("quantizer", "") if rank is None else f"{row['quantizer']}/{rank}"
 
 
 def run_demo(
@@ -395,19 +401,22 @@ def _run_demo(data, budget, *, out, seed, quick, plots, progress) -> dict:
     plan = qc.plan_
     plan_rows = [r.as_dict() for r in plan.rows]
     feasible = sum(r["feasible"] for r in plan_rows)
-    progress.line(f"      {'bits':>4} {'size':>6} {'payload bits':>13} {'predicted error':>16}")
+    progress.line(f"      {'quantizer':>9} {'bits':>4} {'size':>6} {'payload bits':>13} "
+                  f"{'predicted error':>16}")
     for r in plan_rows:
         if not r["feasible"]:
-            progress.line(f"      {r['bits']:>4} {'-':>6} {'does not fit':>13}")
+            progress.line(f"      {_row_quantizer(r):>9} {r['bits']:>4} {'-':>6} "
+                          f"{'does not fit':>13}")
             continue
         mark = "  <- chosen" if r["chosen"] else ""
         pred = "-" if r["predicted_error"] is None else f"{r['predicted_error']:.4g}"
         if r.get("pruned"):
             pred = ">=" + pred
-        progress.line(f"      {r['bits']:>4} {r['size']:>6} {r['payload_bits']:>13} "
-                      f"{pred:>16}{mark}")
-    progress.done(f"{feasible} of {len(plan_rows)} bit depths fit; proxy {plan.proxy}; "
-                  f"chosen {plan.chosen.bits} bits x {plan.chosen.size} rows",
+        progress.line(f"      {_row_quantizer(r):>9} {r['bits']:>4} {r['size']:>6} "
+                      f"{r['payload_bits']:>13} {pred:>16}{mark}")
+    progress.done(f"{feasible} of {len(plan_rows)} candidates fit; proxy {plan.proxy}; "
+                  f"chosen {_row_quantizer(plan.chosen.as_dict())} at {plan.chosen.bits} bits "
+                  f"x {plan.chosen.size} rows",
                   seconds=qc.timings_["plan"])
     timings["plan"] = float(qc.timings_["plan"])
 
@@ -552,7 +561,8 @@ def _run_demo(data, budget, *, out, seed, quick, plots, progress) -> dict:
         "coreset_size": int(qc.size_),
         "bits_per_value": int(qc.bits_),
         "method": qc.method_,
-        "quantizer": qc.quantizer,
+        "quantizer": qc.quantizer_.name,
+        "rank": getattr(qc.quantizer_, "rank_", None),
         "error_bound": _finite(qc.error_bound_),
         "seed": seed,
         "quick": bool(quick),
@@ -659,8 +669,16 @@ def _headline(report: dict) -> str:
         f"{report['dataset']}: {report['n_train']} training rows x {report['n_features']}; "
         f"budget {report['budget_bits']:,} bits ({report['budget_percent']:.3g} % of float32); "
         f"payload {report['payload_bits']:,} bits; reduction {100 * report['reduction']:.2f} %; "
-        f"coreset {report['coreset_size']} rows x {report['bits_per_value']} bits per value"
+        f"coreset {report['coreset_size']} rows x {_row_values(report)}"
     )
+
+
+def _row_values(report: dict) -> str:
+    """``"2 bits per value"`` or ``"21 principal-component coefficients at 3 bits"``."""
+    if report.get("rank") is not None:
+        return (f"{report['rank']} principal-component coefficients at "
+                f"{report['bits_per_value']} bits")
+    return f"{report['bits_per_value']} bits per value"
 
 
 def format_table(report: dict) -> str:
@@ -714,8 +732,8 @@ def _interpretation(report: dict) -> list[str]:
              if t["kind"] == "cost" and t["digital"]["normalized_cost"] is not None]
     accs = [(k, t["digital"]["degradation"]) for k, t in tasks.items()
             if t["kind"] == "accuracy" and t["digital"]["degradation"] is not None]
-    s1 = (f"The {report['payload_bits']:,}-bit payload ({report['coreset_size']} rows at "
-          f"{report['bits_per_value']} bits per value) is {100 * report['reduction']:.2f} % "
+    s1 = (f"The {report['payload_bits']:,}-bit payload ({report['coreset_size']} rows of "
+          f"{_row_values(report)}) is {100 * report['reduction']:.2f} % "
           f"smaller than the float32 training data")
     parts = []
     if costs:
@@ -798,27 +816,28 @@ def render_markdown(report: dict) -> str:
               f"{report['versions']['scikit-learn']}.")
     md.append("")
 
-    md.append("## Plan: candidate bit depths")
+    md.append("## Plan: candidate quantizers and bit depths")
     md.append("")
     p = report["plan"]
-    md.append(f"Constructor {p['method']}, quantizer {p['quantizer']}, coreset-error proxy "
-              f"{p['proxy']}. For every bit depth the largest coreset that fits the budget; the "
+    md.append(f"Constructor {p['method']}, chosen quantizer {p['quantizer']}, coreset-error "
+              f"proxy {p['proxy']}. For every quantizer (pca/r: r principal-component "
+              "coefficients per row) and bit depth the largest coreset that fits the budget; the "
               "planner keeps the smallest predicted error (per unit weight; ≥ marks depths "
               "skipped because a floor of their prediction already exceeds the choice).")
     md.append("")
-    md.append("| bits | size | payload bits | coreset error | quantization error | "
+    md.append("| quantizer | bits | size | payload bits | coreset error | quantization error | "
               "predicted error | chosen |")
-    md.append("|---|---|---|---|---|---|---|")
+    md.append("|---|---|---|---|---|---|---|---|")
     for r in p["rows"]:
         if not r["feasible"]:
-            md.append(f"| {r['bits']} | - | does not fit | | | | |")
+            md.append(f"| {_row_quantizer(r)} | {r['bits']} | - | does not fit | | | | |")
             continue
         f = [("-" if r[k] is None else f"{r[k]:.4g}")
              for k in ("cs_error", "quantization_error", "predicted_error")]
         if r.get("pruned"):
             f[2] = "≥ " + f[2]
-        md.append(f"| {r['bits']} | {r['size']} | {r['payload_bits']:,} | {f[0]} | {f[1]} | "
-                  f"{f[2]} | {'yes' if r['chosen'] else ''} |")
+        md.append(f"| {_row_quantizer(r)} | {r['bits']} | {r['size']} | {r['payload_bits']:,} "
+                  f"| {f[0]} | {f[1]} | {f[2]} | {'yes' if r['chosen'] else ''} |")
     md.append("")
 
     md.append("## k-means cost vs budget")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import numbers
 import time
 
@@ -17,8 +16,8 @@ from ._validation import check_data, check_int, check_labels, check_sample_weigh
 from .budget import parse_budget, raw_bits
 from .constructors import CONSTRUCTORS, build_coreset, constructor_params, resolve_method
 from .payload import decode_payload, encode_payload
-from .planner import _plan, candidate_bits, class_sizes
-from .quantizers import QUANTIZERS, get_quantizer
+from .planner import _plan, class_sizes, fit_quantizers
+from .quantizers import QUANTIZERS
 
 __all__ = ["QuantizedCoreset", "CoresetEstimator"]
 
@@ -40,8 +39,11 @@ class QuantizedCoreset(BaseEstimator):
         Coreset constructor, one of ``qcoreset.constructors.CONSTRUCTORS.names()``, or
         ``"auto"``: ``"uniform"`` (per class) when ``y`` is given, ``"sensitivity"``
         otherwise (:func:`qcoreset.constructors.resolve_method` says why).
-    quantizer : str, default="fixed"
-        Quantizer, one of ``qcoreset.quantizers.QUANTIZERS.names()``.
+    quantizer : str, default="auto"
+        Quantizer, one of ``qcoreset.quantizers.QUANTIZERS.names()``, or ``"auto"``: the
+        plan chooses between a per-column grid (``fixed``) and transform coding of the
+        rows' principal-component coefficients (``pca``), whichever predicts the
+        smaller error (:data:`qcoreset.planner.AUTO_QUANTIZERS`).
     bits : "auto" or int, default="auto"
         Bits per value (mantissa bits for ``float``; ignored by ``none``). ``"auto"``
         lets the planner (:mod:`qcoreset.planner`) choose the bit depth whose largest
@@ -114,8 +116,10 @@ class QuantizedCoreset(BaseEstimator):
     plan_ : Plan
         The planner's table of candidate bit depths and its choice.
     timings_ : dict
-        Wall time in seconds of ``plan`` (proxy and enumeration), ``build`` (the
-        coreset constructor), ``encode`` (quantize, encode, decode) and ``total``.
+        Wall time in seconds of ``quantizers`` (fitting the candidate quantizers to the
+        data: grids, the principal components of ``pca``), ``plan`` (proxy and
+        enumeration), ``build`` (the coreset constructor), ``encode`` (quantize, encode,
+        decode) and ``total``.
     n_features_in_ : int
         Columns of ``X``.
 
@@ -133,7 +137,7 @@ class QuantizedCoreset(BaseEstimator):
         self,
         budget="1%",
         method="auto",
-        quantizer="fixed",
+        quantizer="auto",
         bits="auto",
         size="auto",
         proxy="auto",
@@ -192,7 +196,8 @@ class QuantizedCoreset(BaseEstimator):
                 "carries class labels, not regression targets: pass class labels or omit y"
             )
         budget_bits = parse_budget(self.budget, n, d)
-        quantizer_cls = QUANTIZERS.get(self.quantizer)
+        if self.quantizer != "auto":
+            QUANTIZERS.get(self.quantizer)
         method = resolve_method(self.method, labels is not None)
         method_params = constructor_params(method, self.method_params, self.n_clusters)
         if self.class_allocation not in ("optimal", "mass"):
@@ -216,29 +221,19 @@ class QuantizedCoreset(BaseEstimator):
         rs = check_random_state(self.random_state)
         build_seed = int(rs.randint(2**31 - 1))
         round_seed = int(rs.randint(2**31 - 1))
-        qparams = {"random_state": round_seed} if "random_state" in inspect.signature(
-            quantizer_cls.__init__
-        ).parameters else {}
-        if isinstance(self.bits, str):
-            if self.bits != "auto":
-                raise InputError(f"bits must be 'auto' or an integer, got {self.bits!r}")
-            options = candidate_bits(self.quantizer)
-        else:
-            options = (self.bits,)
-        quant = get_quantizer(
-            self.quantizer, options[0] if quantizer_cls.uses_bits else None, **qparams
-        ).fit(X)
+        t_quant = time.perf_counter()
+        families = fit_quantizers(X, self.quantizer, self.bits, random_state=round_seed)
+        t_quant = time.perf_counter() - t_quant
         classes = None if labels is None else np.unique(labels[u > 0])
         self.plan_ = _plan(
-            X, u, classes=classes, budget_bits=budget_bits, quantizer=quant,
-            method=method, bits_options=options, proxy=self.proxy,
+            X, u, classes=classes, budget_bits=budget_bits, families=families,
+            method=method, proxy=self.proxy,
             n_clusters=method_params.get("n_clusters", check_int(self.n_clusters,
                                                                  "n_clusters", 1)),
             rng=np.random.default_rng(build_seed), size=None if auto_size else m,
         )
         chosen = self.plan_.chosen
-        if quantizer_cls.uses_bits:
-            quant = quant.with_bits(chosen.bits)
+        quant = chosen._q.with_bits(chosen.bits) if chosen._q.uses_bits else chosen._q
         m = chosen.size
 
         t_build = time.perf_counter()
@@ -276,7 +271,8 @@ class QuantizedCoreset(BaseEstimator):
         self.max_size_ = int(chosen.size)
         self.reduction_ = 1.0 - self.payload_bits_ / raw_bits(n, d)
         t_end = time.perf_counter()
-        self.timings_ = {"plan": self.plan_.seconds, "build": t_encode - t_build,
+        self.timings_ = {"quantizers": t_quant, "plan": self.plan_.seconds,
+                         "build": t_encode - t_build,
                          "encode": t_end - t_encode, "total": t_end - t0}
         self.fit_seconds_ = t_end - t0
         return self

@@ -51,6 +51,7 @@ centre summaries.
 
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass, field
 
@@ -96,11 +97,14 @@ _CANDIDATES = {
     "stochastic": tuple(range(1, 17)),
     "float": tuple(range(0, 24)),
     "none": (32,),
+    # coefficients finer than the 8-bit basis they multiply gain nothing
+    "pca": tuple(range(1, 9)),
 }
 
 
 def candidate_bits(quantizer: str) -> tuple[int, ...]:
-    """Bit depths the planner considers for ``quantizer`` (1-16 for grids, 0-23 mantissa bits)."""
+    """Bit depths the planner considers for ``quantizer`` (1-16 for grids, 0-23 mantissa bits,
+    1-8 for the coefficients of ``pca``)."""
     if quantizer in _CANDIDATES:
         return _CANDIDATES[quantizer]
     cls = QUANTIZERS.get(quantizer)
@@ -398,17 +402,26 @@ class QuantizationEffect:
         self._D = Xs - C[assign]
         self.V = float(us @ np.einsum("ij,ij->i", self._D, self._D)) / self._U
         self._Xs, self._us, self._assign, self._H, self._k = Xs, us, assign, H, k
+        self._prepared = {}
 
-    def at(self, bits: int) -> tuple[float, float]:
-        """``(V_s / V, beta(s))`` at ``bits``; ``(1, 0)`` when ``V == 0``."""
+    def at(self, bits: int, quantizer: Quantizer | None = None) -> tuple[float, float]:
+        """``(V_s / V, beta(s))`` at ``bits``; ``(1, 0)`` when ``V == 0``.
+
+        ``quantizer`` (fitted on the same data) replaces the one given at construction,
+        so that several quantizers are measured on the same sample and clusters.
+        """
         if self.V <= 0.0:
             return 1.0, 0.0
-        q = self.quantizer.with_bits(int(bits)) if self.quantizer.uses_bits else self.quantizer
-        Xs, us, k, mass = self._Xs, self._us, self._k, self._mass
-        E = q._values(q._codes(Xs, q._rng())) - Xs
-        ee = np.einsum("ij,ij->i", E, E)
-        Vs = self.V + float(us @ (2.0 * np.einsum("ij,ij->i", self._D, E) + ee)) / self._U
-        S = self._H @ E  # per cluster: sum u e and sum u^2 e
+        base = self.quantizer if quantizer is None else quantizer
+        q = base.with_bits(int(bits)) if base.uses_bits else base
+        k, us = self._k, self._us
+        if hasattr(base, "basis_"):
+            ee, DE, S = self._projection_terms(base, q)
+        else:
+            E = q._values(q._codes(self._Xs, q._rng())) - self._Xs
+            ee, DE, S = self._terms(E, self._D)
+        Vs = self.V + float(us @ (2.0 * DE + ee)) / self._U
+        mass = self._mass
         M = S[:k] / np.maximum(mass, 1e-300)[:, None]
         mm = np.einsum("cj,cj->c", M, M)
         # sum_p u_p^2 ||e_p - M_c||^2, the sampling variance of the cluster's mean shift
@@ -419,6 +432,39 @@ class QuantizationEffect:
         beta2 = float(np.sum(np.where(ok, (mass / self._U) ** 2 * np.maximum(mm - noise, 0.0),
                                       0.0)))
         return max(Vs, 0.0) / self.V, float(np.sqrt(beta2))
+
+    def _terms(self, E, D):
+        """Per-row ``||e||^2`` and ``d . e``, and the cluster sums ``H @ E``, of errors ``E``."""
+        return np.einsum("ij,ij->i", E, E), np.einsum("ij,ij->i", D, E), self._H @ E
+
+    def _projection_terms(self, base, q):
+        """:meth:`_terms` of a projection quantizer's errors, computed in its rank-r basis.
+
+        With ``Vq = U T`` (``U`` orthonormal) the error of a row is ``e = a U^T + f``: ``a =
+        (Q(c) - c) T^T - r U`` depends on the depth through the r coefficients only, and
+        ``f`` (the residual outside the basis, and the rounding of constant columns) is
+        orthogonal to ``U`` and the same at every depth. So ``||e||^2 = ||a||^2 + ||f||^2``,
+        ``d . e = (d U) . a + d . f`` and ``H e = [H a, H f]``: after one full evaluation
+        every further depth costs O(n r^2) instead of O(n r d).
+        """
+        Xs = self._Xs
+        state = self._prepared.get(id(base))
+        if state is None:  # once per quantizer: coefficients, basis frame, the fixed part
+            C = base._prepare(Xs)
+            var = ~base.constant_
+            U = np.zeros((Xs.shape[1], base.rank_))
+            U[var], T = np.linalg.qr(base.basis_) if base.rank_ else (U[var], np.zeros((0, 0)))
+            QE = base._coefficient_values(base._column_codes(C, None)) - C
+            E = base._values(base._column_codes(C, None)) - Xs
+            A = E @ U
+            F = E - A @ U.T
+            ee_f, de_f, S_f = self._terms(F, self._D)
+            state = (base, C, T, A - QE @ T.T, self._D @ U, ee_f, de_f, S_f)
+            self._prepared[id(base)] = state
+        _, C, T, offset, DU, ee_f, de_f, S_f = state
+        A = (q._coefficient_values(q._column_codes(C, None)) - C) @ T.T + offset
+        ee, de, S = self._terms(A, DU)
+        return ee + ee_f, de + de_f, np.hstack([S, S_f])
 
     def lower_bound(self, cs_error: float, worst_row_error: float) -> float:
         """A floor of the predicted error from the worst-case row error alone.
@@ -459,6 +505,10 @@ class PlanRow:
     ----------
     bits, size, payload_bits : int
         Bit depth, the largest size that fits and its exact payload.
+    quantizer : str
+        The quantizer of the row (with ``quantizer="auto"`` the plan mixes several).
+    rank : int or None
+        Coefficients per row of a projection quantizer (None for scalar quantizers).
     cs_error : float
         The proxy's ``E_cs(size) / U``.
     quantization_error : float
@@ -490,6 +540,8 @@ class PlanRow:
     spread_ratio: float = 1.0
     quantization_bias: float = 0.0
     pruned: bool = False
+    quantizer: str = ""
+    rank: int | None = None
 
     def as_dict(self) -> dict:
         """The row as a JSON-ready dict."""
@@ -508,11 +560,12 @@ class Plan:
     Attributes
     ----------
     rows : list of PlanRow
-        One row per candidate bit depth.
+        One row per candidate (quantizer, bit depth).
     chosen : PlanRow
         The feasible row with the smallest predicted error.
     budget_bits : int
     method, quantizer, proxy : str
+        ``quantizer`` is the chosen row's quantizer.
     seconds : float
         Wall time of planning (proxy + enumeration).
     """
@@ -546,16 +599,18 @@ def _plan(
     *,
     classes,
     budget_bits: int,
-    quantizer: Quantizer,
+    families,
     method: str,
-    bits_options,
     proxy: str,
     n_clusters: int,
     rng,
     size: int | None = None,
     prune: bool = True,
 ) -> Plan:
-    """Unvalidated core of :func:`plan` (``quantizer`` already fitted on ``X``).
+    """Unvalidated core of :func:`plan`.
+
+    ``families`` is a list of ``(quantizer, bit options)``, each quantizer already
+    fitted on ``X`` (:func:`fit_quantizers`); every pair is a candidate row.
 
     With ``size`` given, every bit depth at which that size fits is a candidate (at that
     size). The proxy is skipped when there is nothing to choose. With ``prune``, depths
@@ -568,19 +623,23 @@ def _plan(
     wenc, wbits = plan_weight_encoding(method, u)
     d = X.shape[1]
     rows = []
-    for s in bits_options:
-        q = quantizer.with_bits(s) if quantizer.uses_bits else quantizer
-        header = payload_nbytes(d=d, m=0, quantizer=q, weight_encoding=wenc, weight_bits=wbits,
-                                classes=classes, method=method)
-        row_bits = q.value_bits_per_row_ + wbits
-        m_max = min(max_coreset_size(budget_bits, header_bytes=header, row_bits=row_bits), n_pos)
-        m = m_max if size is None else (size if size <= m_max else -1)
-        feasible = m >= n_groups
-        payload = 8 * (header + (max(m, 0) * row_bits + 7) // 8)
-        need = 8 * (header + (n_groups * row_bits + 7) // 8)
-        rows.append(PlanRow(int(q.bits_per_value_ if not q.uses_bits else s), int(max(m, 0)),
-                            int(payload), 0.0, float(q.error_bound_), 0.0, bool(feasible)))
-        rows[-1]._need = (need, m_max, header)
+    for quantizer, bits_options in families:
+        for s in bits_options:
+            q = quantizer.with_bits(s) if quantizer.uses_bits else quantizer
+            header = payload_nbytes(d=d, m=0, quantizer=q, weight_encoding=wenc,
+                                    weight_bits=wbits, classes=classes, method=method)
+            row_bits = q.value_bits_per_row_ + wbits
+            m_max = min(max_coreset_size(budget_bits, header_bytes=header, row_bits=row_bits),
+                        n_pos)
+            m = m_max if size is None else (size if size <= m_max else -1)
+            feasible = m >= n_groups
+            payload = 8 * (header + (max(m, 0) * row_bits + 7) // 8)
+            need = 8 * (header + (n_groups * row_bits + 7) // 8)
+            rows.append(PlanRow(int(q.bits_per_value_ if not q.uses_bits else s), int(max(m, 0)),
+                                int(payload), 0.0, float(q.error_bound_), 0.0, bool(feasible),
+                                quantizer=q.name, rank=getattr(q, "rank_", None)))
+            rows[-1]._need = (need, m_max, header)
+            rows[-1]._q = quantizer
     feasible_rows = [r for r in rows if r.feasible]
     if not feasible_rows:
         need, m_max, header = min(r._need for r in rows)
@@ -590,9 +649,10 @@ def _plan(
                 f"size {size} does not fit the budget of {budget_bits} bits: at most "
                 f"{m_max} rows fit; lower --size to {m_max} or raise --budget"
             )
+        names = " or ".join(repr(q.name) for q, _ in families)
         raise BudgetError(
             f"budget {budget_bits} bits is below the smallest payload for d={d} with the "
-            f"{quantizer.name!r} quantizer: {8 * header}-bit header + {what} = {need} bits; "
+            f"{names} quantizer: {8 * header}-bit header + {what} = {need} bits; "
             f"raise --budget to at least {need} bits"
         )
     name = _proxy_name(proxy, method)
@@ -602,7 +662,7 @@ def _plan(
         # the exact proxy builds one coreset per distinct size only
         uniq, inv = np.unique(sizes, return_inverse=True)
         errs = prox.error(uniq)[inv]
-        effect = QuantizationEffect(X, u, quantizer, n_clusters=n_clusters, rng=rng)
+        effect = QuantizationEffect(X, u, families[0][0], n_clusters=n_clusters, rng=rng)
     else:
         errs, effect = [float("nan")], None
     for r, e in zip(feasible_rows, errs, strict=True):
@@ -619,7 +679,7 @@ def _plan(
             r.spread_ratio = r.quantization_bias = float("nan")
             r.predicted_error, r.pruned = floor, True
             continue
-        r.spread_ratio, r.quantization_bias = effect.at(r.bits)
+        r.spread_ratio, r.quantization_bias = effect.at(r.bits, r._q)
         r.predicted_error = float(np.sqrt(r.cs_error**2 * r.spread_ratio
                                           + r.quantization_bias**2))
         best_so_far = min(best_so_far, r.predicted_error)
@@ -628,30 +688,67 @@ def _plan(
             r.predicted_error = float("inf")
     best = min(feasible_rows, key=lambda r: (r.predicted_error, -r.size, r.bits))
     best.chosen = True
-    return Plan(rows, best, int(budget_bits), method, quantizer.name, name,
+    return Plan(rows, best, int(budget_bits), method, best.quantizer, name,
                 time.perf_counter() - t0)
 
 
+#: the quantizers ``quantizer="auto"`` chooses between
+AUTO_QUANTIZERS = ("fixed", "pca")
+
+
+def fit_quantizers(X, quantizer: str, bits, random_state=None) -> list:
+    """The candidate quantizers of a plan, fitted on ``X``, with their bit options.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Validated data.
+    quantizer : str
+        A name in :data:`~qcoreset.quantizers.QUANTIZERS`, or ``"auto"``: every quantizer
+        of :data:`AUTO_QUANTIZERS` (a scalar grid and the projection), so that the plan
+        chooses between them.
+    bits : "auto" or int
+        ``"auto"``: :func:`candidate_bits` of each quantizer; an int fixes the depth.
+    random_state : int or None
+        Seed of quantizers that take one (``stochastic``).
+
+    Returns
+    -------
+    list of (Quantizer, tuple of int)
+
+    Raises
+    ------
+    InputError
+        Unknown quantizer or invalid ``bits``.
+    """
+    if isinstance(bits, str) and bits != "auto":
+        raise InputError(f"bits must be 'auto' or an integer, got {bits!r}")
+    names = AUTO_QUANTIZERS if quantizer == "auto" else (quantizer,)
+    families = []
+    for name in names:
+        cls = QUANTIZERS.get(name)
+        options = candidate_bits(name) if isinstance(bits, str) else (bits,)
+        params = {}
+        if "random_state" in inspect.signature(cls.__init__).parameters:
+            params["random_state"] = random_state
+        q = get_quantizer(name, options[0] if cls.uses_bits else None, **params).fit(X)
+        families.append((q, options))
+    return families
+
+
 def _checked_inputs(X, y, sample_weight, method, quantizer, bits, random_state):
-    """Validated ``(X, u, classes, fitted quantizer, bit options, rng, method)`` of a
-    planning call (``method="auto"`` resolved by :func:`~qcoreset.constructors.resolve_method`).
+    """Validated ``(X, u, classes, quantizer families, rng, method)`` of a planning call
+    (``method="auto"`` resolved by :func:`~qcoreset.constructors.resolve_method`).
     """
     X = check_data(X)
     n = X.shape[0]
     u = check_sample_weight(sample_weight, n)
     labels = None if y is None else check_labels(y, n)
     method = resolve_method(method, labels is not None)
-    cls = QUANTIZERS.get(quantizer)
-    if isinstance(bits, str):
-        if bits != "auto":
-            raise InputError(f"bits must be 'auto' or an integer, got {bits!r}")
-        options = candidate_bits(quantizer)
-    else:
-        options = (bits,)
-    q = get_quantizer(quantizer, options[0] if cls.uses_bits else None).fit(X)
+    families = fit_quantizers(X, quantizer, bits)
     classes = None if labels is None else np.unique(labels[u > 0])
     rs = check_random_state(random_state)
-    return X, u, classes, q, options, np.random.default_rng(rs.randint(2**31 - 1)), method
+    return X, u, classes, families, np.random.default_rng(rs.randint(2**31 - 1)), method
 
 
 def plan(
@@ -661,7 +758,7 @@ def plan(
     y=None,
     sample_weight=None,
     method: str = "auto",
-    quantizer: str = "fixed",
+    quantizer: str = "auto",
     bits="auto",
     proxy: str = "auto",
     n_clusters: int = 10,
@@ -681,8 +778,10 @@ def plan(
     method : str, default="auto"
         Coreset constructor; ``"auto"``: ``"uniform"`` with labels, else
         ``"sensitivity"`` (:func:`qcoreset.constructors.resolve_method`).
-    quantizer : str
-        Quantizer; ``bits="auto"`` tries :func:`candidate_bits`, an int fixes it.
+    quantizer : str, default="auto"
+        Quantizer, or ``"auto"`` for every one of :data:`AUTO_QUANTIZERS` (one row per
+        quantizer and depth); ``bits="auto"`` tries :func:`candidate_bits`, an int fixes
+        it.
     proxy : str
         ``"auto"`` or a name in :data:`PROXIES`.
     n_clusters : int
@@ -702,12 +801,11 @@ def plan(
     InputError, BudgetError
         For invalid input or a budget that holds no coreset.
     """
-    X, u, classes, q, options, rng, method = _checked_inputs(
+    X, u, classes, families, rng, method = _checked_inputs(
         X, y, sample_weight, method, quantizer, bits, random_state)
     budget_bits = parse_budget(budget, *X.shape)
-    return _plan(X, u, classes=classes, budget_bits=budget_bits, quantizer=q, method=method,
-                 bits_options=options, proxy=proxy, n_clusters=n_clusters, rng=rng,
-                 prune=prune)
+    return _plan(X, u, classes=classes, budget_bits=budget_bits, families=families,
+                 method=method, proxy=proxy, n_clusters=n_clusters, rng=rng, prune=prune)
 
 
 @dataclass
@@ -744,7 +842,7 @@ def error_curve(
     y=None,
     sample_weight=None,
     method: str = "auto",
-    quantizer: str = "fixed",
+    quantizer: str = "auto",
     bits="auto",
     proxy: str = "auto",
     n_clusters: int = 10,
@@ -772,26 +870,30 @@ def error_curve(
     budgets = np.asarray(budgets, dtype=np.int64).ravel()
     if budgets.size == 0 or (budgets < 0).any():
         raise InputError("budgets must be a non-empty sequence of non-negative bit counts")
-    X, u, classes, q0, options, rng, method = _checked_inputs(
+    X, u, classes, families, rng, method = _checked_inputs(
         X, y, sample_weight, method, quantizer, bits, random_state)
     d = X.shape[1]
     n_pos = int((u > 0).sum())
     n_groups = 1 if classes is None else len(classes)
     wenc, wbits = plan_weight_encoding(method, u)
-    depth = []  # (label bits, header bytes, row bits) per candidate depth
-    for s in options:
-        q = q0.with_bits(s) if q0.uses_bits else q0
-        header = payload_nbytes(d=d, m=0, quantizer=q, weight_encoding=wenc, weight_bits=wbits,
-                                classes=classes, method=method)
-        depth.append((int(q.bits_per_value_ if not q.uses_bits else s), header,
-                      q.value_bits_per_row_ + wbits))
+    depth = []  # (label bits, header bytes, row bits) per candidate (quantizer, depth)
+    fitted = []
+    for q0, options in families:
+        for s in options:
+            q = q0.with_bits(s) if q0.uses_bits else q0
+            header = payload_nbytes(d=d, m=0, quantizer=q, weight_encoding=wenc,
+                                    weight_bits=wbits, classes=classes, method=method)
+            depth.append((int(q.bits_per_value_ if not q.uses_bits else s), header,
+                          q.value_bits_per_row_ + wbits))
+            fitted.append(q0)
     minimum = min(8 * (h + (n_groups * rb + 7) // 8) for _, h, rb in depth)
     sizes = np.array([[min(max_coreset_size(int(b), header_bytes=h, row_bits=rb), n_pos)
                        for _, h, rb in depth] for b in budgets], dtype=np.int64)
     name = _proxy_name(proxy, method)
     prox = PROXIES.get(name)().fit(X, u, method=method, n_clusters=n_clusters, rng=rng)
-    effects = quantization_effect(X, u, q0, [s for s, _, _ in depth], n_clusters=n_clusters,
-                                  rng=rng)  # every depth: a curve needs them all
+    eff = QuantizationEffect(X, u, fitted[0], n_clusters=n_clusters, rng=rng)
+    # every candidate: a curve needs them all
+    effects = [eff.at(s, q) for (s, _, _), q in zip(depth, fitted, strict=True)]
     ok = sizes >= n_groups
     uniq, inv = np.unique(np.where(ok, sizes, n_groups), return_inverse=True)
     cs = prox.error(uniq)[inv].reshape(sizes.shape)

@@ -41,6 +41,22 @@ def test_reduce_builtin_json_and_inspect(tmp_path):
     assert res["method"] == head["method"] != "auto"  # the constructor "auto" resolved to
 
 
+def test_reduce_with_the_pca_quantizer(tmp_path):
+    out = tmp_path / "p.qcs"
+    code, stdout, stderr = run("reduce", "builtin:digits", "--budget", "2%", "-o", str(out),
+                               "--quantizer", "pca", "--json")
+    assert code == 0, stderr
+    res = json.loads(stdout)
+    assert res["quantizer"] == "pca" and res["payload_bits"] <= res["budget_bits"]
+    code, stdout, stderr = run("inspect", str(out), "--json")
+    assert code == 0, stderr
+    head = json.loads(stdout)
+    assert head["quantizer"] == "pca" and 1 <= head["rank"] < 64
+    assert head["value_bits_per_row"] == head["rank"] * head["bits_per_value"]
+    code, stdout, _ = run("plan", "builtin:digits", "--budget", "2%")
+    assert code == 0 and "fixed" in stdout and "pca/" in stdout  # auto: both quantizers
+
+
 def test_reduce_human_output_and_default_name(tmp_path):
     code, stdout, stderr = run("reduce", "builtin:iris", "--budget", "20%", cwd=tmp_path)
     assert code == 0, stderr

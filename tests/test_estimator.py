@@ -29,7 +29,7 @@ from .conftest import hard_blobs
     d=st.integers(1, 12),
     budget=st.integers(200, 60_000),
     method=st.sampled_from(CONSTRUCTORS.names()),
-    quantizer=st.sampled_from(QUANTIZERS.names()),
+    quantizer=st.sampled_from(["auto", *QUANTIZERS.names()]),
     bits=st.integers(1, 16),
     labelled=st.booleans(),
     seed=st.integers(0, 1000),
@@ -234,3 +234,28 @@ def test_auto_method_depends_on_labels(rng):
     assert plan(X, "3%", random_state=0).method == "sensitivity"
     explicit = QuantizedCoreset(budget="3%", method="sensitivity", random_state=0).fit(X, y)
     assert explicit.method_ == "sensitivity"
+
+
+def test_auto_quantizer_sends_principal_components_of_low_rank_data(rng):
+    # 2 directions in 60 columns (plus noise, a constant column and duplicated rows): a few
+    # coefficients per row carry almost everything, so many more rows fit the budget
+    Z = rng.normal(size=(3000, 2)) * [5.0, 3.0]
+    Z[:600] += 12.0  # an imbalanced second cluster
+    X = Z @ rng.normal(size=(2, 60)) + 0.05 * rng.normal(size=(3000, 60))
+    X[:, 7] = 1.0
+    X[-50:] = X[:50]
+    qc = QuantizedCoreset(budget="1%", random_state=0).fit(X)
+    assert qc.quantizer_.name == "pca" and qc.plan_.quantizer == "pca"
+    assert qc.header_["rank"] == qc.quantizer_.rank_ == 2
+    assert qc.payload_bits_ <= qc.budget_bits_
+    fixed = QuantizedCoreset(budget="1%", quantizer="fixed", random_state=0).fit(X)
+    assert qc.size_ > 3 * fixed.size_
+    # the receiver's rows are close to the data: k-means cost within a few percent
+    from sklearn.cluster import KMeans
+
+    full = KMeans(2, n_init=3, random_state=0).fit(X)
+    core = KMeans(2, n_init=3, random_state=0).fit(qc.coreset_,
+                                                   sample_weight=qc.coreset_weights_)
+    assert -core.score(X) <= 1.05 * -full.score(X)
+    again = QuantizedCoreset.from_bytes(qc.to_bytes())
+    assert np.array_equal(again.coreset_, qc.coreset_)

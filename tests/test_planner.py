@@ -137,8 +137,8 @@ def test_budget_below_everything(rng):
     X, _ = hard_blobs(rng, n=1000, d=8)
     with pytest.raises(BudgetError, match="raise --budget to at least"):
         _plan(X, np.ones(1000), classes=None, budget_bits=100,
-              quantizer=get_quantizer("fixed", 1).fit(X), method="sensitivity",
-              bits_options=range(1, 17), proxy="auto", n_clusters=10,
+              families=[(get_quantizer("fixed", 1).fit(X), range(1, 17))],
+              method="sensitivity", proxy="auto", n_clusters=10,
               rng=np.random.default_rng(0))
 
 
@@ -213,7 +213,7 @@ def test_pruning_never_changes_the_choice(rng, budget):
     u = np.ones(len(X))
     q = get_quantizer("fixed", 1).fit(X)
     kw = dict(classes=None, budget_bits=int(float(budget[:-1]) / 100 * 32 * X.size),
-              quantizer=q, method="sensitivity", bits_options=candidate_bits("fixed"),
+              families=[(q, candidate_bits("fixed"))], method="sensitivity",
               proxy="sampling", n_clusters=10)
     fast = _plan(X, u, rng=np.random.default_rng(5), **kw)
     full = _plan(X, u, rng=np.random.default_rng(5), prune=False, **kw)
@@ -226,3 +226,50 @@ def test_pruning_never_changes_the_choice(rng, budget):
             assert a.predicted_error > fast.chosen.predicted_error
         else:
             assert a.predicted_error == b.predicted_error
+
+
+def test_auto_plan_holds_every_quantizers_rows_and_picks_the_best(rng):
+    X, y = hard_blobs(rng, n=1500, d=12)
+    kw = dict(method="sensitivity", random_state=4, prune=False)
+    auto = plan(X, "3%", **kw)
+    parts = [plan(X, "3%", quantizer=name, **kw) for name in ("fixed", "pca")]
+    assert [r.quantizer for r in auto.rows] == [r.quantizer for p in parts for r in p.rows]
+    for a, b in zip(auto.rows, [r for p in parts for r in p.rows], strict=True):
+        assert (a.bits, a.size, a.payload_bits) == (b.bits, b.size, b.payload_bits)
+        assert a.predicted_error == pytest.approx(b.predicted_error, rel=1e-12)
+    best = min(parts, key=lambda p: p.chosen.predicted_error)
+    assert auto.chosen.predicted_error == pytest.approx(best.chosen.predicted_error, rel=1e-12)
+    assert auto.quantizer == auto.chosen.quantizer == best.quantizer
+    assert all(r.rank is None for r in parts[0].rows)
+    assert all(r.rank == parts[1].rows[0].rank for r in parts[1].rows)
+
+
+def test_auto_error_curve_matches_plan(rng):
+    X, _ = hard_blobs(rng, n=1200, d=10)
+    budgets = [4_000, 20_000, 80_000]
+    curve = error_curve(X, budgets, method="sensitivity", random_state=2)
+    for b, e, s, m in zip(budgets, curve.errors, curve.bits, curve.sizes, strict=True):
+        p = plan(X, b, method="sensitivity", random_state=2, prune=False)
+        assert e == pytest.approx(p.chosen.predicted_error, rel=1e-9)
+        assert (s, m) == (p.chosen.bits, p.chosen.size)
+
+
+def test_projection_terms_equal_the_direct_computation(rng):
+    # the planner measures pca depths in the basis coordinates: it must agree with
+    # quantizing the rows and measuring in the data space
+    from qcoreset.planner import QuantizationEffect
+
+    X, _ = hard_blobs(rng, n=1500, d=20)
+    X[:, 4] = 0.1  # constant column (not a float32 number: a fixed rounding error)
+    q = get_quantizer("pca", 3, variance=0.8).fit(X)
+
+    class Plain:  # the same quantizer, seen without its basis: the generic path
+        uses_bits = True
+
+        def with_bits(self, b):
+            return q.with_bits(b)
+
+    eff = QuantizationEffect(X, rng.uniform(0.5, 2.0, len(X)), q, rng=1)
+    for s in (1, 2, 4, 8):
+        fast, direct = eff.at(s, q), eff.at(s, Plain())
+        assert fast == pytest.approx(direct, rel=1e-9, abs=1e-12)

@@ -83,7 +83,7 @@ def test_cli_label_skew_reproducible_from_the_seed(tmp_path):
     # every part is exactly what its rank computes from the seed: a deterministic job
     parts, _, _ = split_container(data)
     for r, rows in enumerate(split_rows(800, 2, "label-skew:0.9", y=y, seed=4)):
-        qc = QuantizedCoreset(budget=res["allocation"][r], method="sensitivity",
+        qc = QuantizedCoreset(budget=res["allocation"][r], method="sensitivity", quantizer="fixed",
                               random_state=rank_seed(4, r))
         assert qc.fit(X[rows], y[rows]).to_bytes() == parts[r]
         assert set(np.unique(qc.coreset_labels_)) <= set(np.unique(y[rows]))
