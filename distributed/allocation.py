@@ -4,7 +4,42 @@ Every rule first reserves each rank's minimum payload ``H_i`` (header plus one r
 row per class), so every rank can send something, then splits the rest ``B - sum H_i`` in
 whole bytes (payloads are whole bytes, so a bit beyond a multiple of 8 would be wasted):
 
-``optimal``
+``optimal`` for constant-weight constructors (``uniform``, the default with labels)
+    Uniform sampling gives every row of a class on a rank the weight ``n_rc / m_rc`` (rows
+    ``n_rc`` of class ``c`` on rank ``r``, ``m_rc`` sampled), the inverse of its inclusion
+    fraction. The union of the ranks' samples of a class is then a stratified sample of
+    the class, and for a given number of rows ``m_c = sum_r m_rc`` its effective sample
+    size ``(sum w)^2 / sum w^2 = N_c^2 / sum_r n_rc^2 / m_rc`` is largest, and the
+    variance of every class total it estimates smallest among the ranks' splits, when all
+    weights are equal, i.e. every rank samples every class with the *same* fraction
+    ``f = m_rc / n_rc`` (Cauchy–Schwarz; proportional allocation, the optimum of a
+    stratified sample whose strata do not differ in spread). The root therefore does not
+    fit curves here: it computes the largest common fraction whose payloads fit
+    (:func:`common_fraction`). Rank r's rows of class c at fraction ``f = p / q`` are
+    ``m_rc = min(n_rc, max(1, floor(p n_rc / q)))`` (at least one row per class, as
+    every payload needs); its payload at depth ``s`` is, exactly as the encoder writes
+    it, ``8 (H_r(s) + ceil(sum_c m_rc R_r(s) / 8))`` with ``H_r(s)`` its header bytes
+    and ``R_r(s)`` its bits per row (the planner's pricing,
+    :func:`qcoreset.payload.payload_nbytes`). The total is a non-decreasing step function
+    of ``f`` that only changes at the fractions ``k / n_rc``, so a binary search over
+    these breakpoints finds the exact largest feasible ``f``; the rows of the next
+    breakpoint are added one at a time while they fit (a class then has one row more than
+    ``floor(f n_rc)``, as rounding allows anyway). Every rank is allotted exactly its
+    payload, plus a share of the leftover whole bytes (less than the price of one more
+    row) in proportion to its rows; it sends the payload it was priced at, so
+    ``8 len(payload_r) <= B_r`` and ``sum_r B_r <= B``. Without labels the rank's rows
+    are one class.
+
+    *Bit depth.* Every rank quantizes at its own planner's depth: the depth
+    :func:`qcoreset.planner.plan` chooses for the rank's rows at its row-proportional
+    share of the budget (the ``size`` split, close to what the common fraction gives it).
+    The weights are ``1 / f`` at any depth, so a common depth is not needed to keep them
+    equal; it would only force one grid resolution on ranks whose grids, ranges and
+    planned depths differ (a rank whose planner prefers coarse values and many rows next
+    to one that prefers fewer, finer rows). The fraction is computed with every rank's
+    exact price at its own depth.
+
+``optimal`` for real-weight constructors (``sensitivity``, ``lightweight``, ``rcc``, ...)
     Minimise the union's error subject to ``sum_i B_i <= B``, ``H_i <= B_i``, where
     ``E_i`` is rank i's planner-predicted per-unit-weight error curve
     (:func:`qcoreset.planner.error_curve`, a few geometric budgets on a grid common to
@@ -40,12 +75,6 @@ whole bytes (payloads are whole bytes, so a bit beyond a multiple of 8 would be 
     So ``optimal`` departs from ``size`` only where the curves, beyond their noise,
     predict a gain.
 
-    The curves predict the coreset's approximation error (a clustering-type cost), not a
-    classifier's accuracy: on label-skewed ranks they can favour the ranks whose rows
-    spread most at the expense of ranks holding few classes, which a downstream
-    classifier may not repay (measured by the project's distributed quality benchmark).
-    ``size`` or ``equal`` remain the safe choice there.
-
     The curves (lower convex envelope in log-log coordinates, :func:`loglog_envelope`,
     sampled densely: :func:`rank_curve`) are strictly convex and non-increasing and the
     problem is solved by :func:`qcoreset.convex.allocate_budget` (cvxpy LP, integer greedy
@@ -71,6 +100,7 @@ import numpy as np
 from qcoreset._errors import BudgetError, InputError
 from qcoreset._kmeans import kmeans_plusplus_seeding, lloyd
 from qcoreset._validation import check_data, check_int, check_sample_weight
+from qcoreset.constructors import CONSTRUCTORS
 from qcoreset.convex import PiecewiseLinear, allocate_budget
 
 __all__ = [
@@ -89,6 +119,13 @@ __all__ = [
     "shrink_curves",
     "ShrunkCurves",
     "check_minimums",
+    "uses_fraction_rule",
+    "class_rows",
+    "fraction_payload_bits",
+    "common_fraction",
+    "fraction_allocation",
+    "FractionSplit",
+    "CommonFraction",
 ]
 
 #: allocation rules, in the order the benchmark reports them
@@ -595,3 +632,262 @@ def local_clustering_cost(X, sample_weight=None, *, n_clusters: int = 10, max_it
     idx, _, _ = kmeans_plusplus_seeding(X, k, u, rng)
     _, _, inertia = lloyd(X, np.asarray(X[idx], dtype=np.float64), u, max_iter=max_iter)
     return float(inertia)
+
+
+# ------------------------------------------------------------------ equal-fraction rule
+
+
+def uses_fraction_rule(method: str) -> bool:
+    """Whether ``optimal`` splits the budget by a common sampling fraction for ``method``.
+
+    True for constructors whose weights are constant per class (``weight_kind ==
+    "constant"``: ``uniform``, the default with labels), whose union is best when every
+    rank samples every class with the same fraction (see the module docstring); False for
+    the others, whose budgets come from the ranks' error curves.
+
+    Examples
+    --------
+    >>> uses_fraction_rule("uniform"), uses_fraction_rule("sensitivity")
+    (True, False)
+    """
+    return CONSTRUCTORS.get(method).weight_kind == "constant"
+
+
+def class_rows(counts, numerator: int, denominator: int) -> np.ndarray:
+    """Rows of each class at the sampling fraction ``numerator / denominator``.
+
+    ``min(n_c, max(1, floor(numerator * n_c / denominator)))`` in exact integer
+    arithmetic: every class keeps at least one row and never more than it has.
+
+    Parameters
+    ----------
+    counts : array-like of int
+        Positive-weight rows ``n_c`` of each class (or one entry without labels).
+    numerator, denominator : int
+        The fraction, ``0 <= numerator <= denominator``, ``denominator >= 1``.
+
+    Returns
+    -------
+    ndarray of int64
+
+    Examples
+    --------
+    >>> class_rows([10, 3, 1], 1, 2).tolist()
+    [5, 1, 1]
+    """
+    n = np.asarray(counts, dtype=np.int64)
+    p, q = int(numerator), int(denominator)
+    if q < 1 or not 0 <= p <= q:
+        raise InputError(f"fraction {p}/{q} is not in [0, 1]")
+    return np.minimum(n, np.maximum(1, (p * n) // q))
+
+
+def fraction_payload_bits(counts, header_bytes: int, row_bits: int, numerator: int,
+                          denominator: int) -> int:
+    """Exact payload bits of a rank sending its classes at a sampling fraction.
+
+    ``8 * (header_bytes + ceil(sum_c m_c * row_bits / 8))`` with ``m_c`` from
+    :func:`class_rows`: what :func:`qcoreset.payload.encode_payload` writes for a coreset
+    of ``sum_c m_c`` rows (``header_bytes`` counts everything but the body, CRC included,
+    as :func:`qcoreset.payload.payload_nbytes` with ``m = 0`` returns it). 0 for a rank
+    without rows (``counts`` empty).
+
+    Examples
+    --------
+    >>> fraction_payload_bits([10, 3], 100, 12, 1, 2)  # 6 rows of 12 bits = 9 bytes
+    872
+    """
+    n = np.asarray(counts, dtype=np.int64)
+    if n.size == 0 or n.sum() == 0:
+        return 0
+    m = int(class_rows(n, numerator, denominator).sum())
+    return 8 * (int(header_bytes) + (m * int(row_bits) + 7) // 8)
+
+
+def _payloads(rows_per_rank, header_bytes, row_bits) -> np.ndarray:
+    """Exact payload bits of every rank for its total rows (0 for a rank without rows)."""
+    m = np.asarray(rows_per_rank, dtype=np.int64)
+    h = np.asarray(header_bytes, dtype=np.int64)
+    b = np.asarray(row_bits, dtype=np.int64)
+    return np.where(m > 0, 8 * (h + (m * b + 7) // 8), 0)
+
+
+class CommonFraction(NamedTuple):
+    """Result of :func:`common_fraction`."""
+
+    #: the largest fraction ``numerator / denominator`` every class on every rank reaches
+    numerator: int
+    denominator: int
+    #: rows per class of every rank (``class_rows`` at the fraction, some one row more)
+    rows: list
+    #: every rank's exact payload bits
+    payload_bits: np.ndarray
+
+
+def common_fraction(counts, header_bytes, row_bits, total: int):
+    """The largest sampling fraction common to all ranks whose payloads fit ``total`` bits.
+
+    Rank ``r`` sends ``m_rc`` rows of class ``c``; its payload is
+    ``8 (header_bytes_r + ceil(sum_c m_rc row_bits_r / 8))``
+    (:func:`fraction_payload_bits`). Every class starts at one row; the row number ``k``
+    of class ``c`` on rank ``r`` (``2 <= k <= n_rc``) is added at the fraction
+    ``k / n_rc``, so at a fraction ``f`` every class has ``max(1, floor(f n_rc))`` rows
+    (:func:`class_rows`). The rows are added in the order of their fractions (ties: the
+    larger class first, then rank and class order) for as long as the payloads fit; the
+    total grows with every row, so a binary search over the ordered rows finds the longest
+    fitting prefix exactly. Its last fraction ``f`` is complete on every class except a
+    part of its ties, which keep their rows: every class then has ``floor(f n_rc)`` or
+    ``floor(f n_rc) + 1`` rows, weights within one row of ``1 / f``, and the leftover
+    bits are below the price of the next row.
+
+    Parameters
+    ----------
+    counts : sequence of array-like of int
+        Per rank, its positive-weight rows per class (empty for a rank without rows).
+    header_bytes, row_bits : sequence of int
+        Per rank, its payload's fixed bytes (CRC included) and bits per row at the bit
+        depth in use.
+    total : int
+        Bits available to all payloads together.
+
+    Returns
+    -------
+    CommonFraction or None
+        None when not even one row per class fits.
+
+    Examples
+    --------
+    >>> res = common_fraction([[100], [50]], [10, 10], [8, 8], 8 * (20 + 75))
+    >>> (res.numerator, res.denominator), res.payload_bits.tolist()
+    ((1, 2), [480, 280])
+    """
+    counts = [np.asarray(n, dtype=np.int64).ravel() for n in counts]
+    ranks = len(counts)
+    if not (ranks == len(header_bytes) == len(row_bits)):
+        raise InputError("counts, header_bytes and row_bits need one entry per rank")
+    if any((n < 0).any() for n in counts):
+        raise InputError("class counts must be non-negative")
+    counts = [n[n > 0] for n in counts]
+    base = np.array([n.shape[0] for n in counts], dtype=np.int64)
+    if int(_payloads(base, header_bytes, row_bits).sum()) > total:
+        return None
+    # every breakpoint k / n_rc with its rank and class; k = 1 adds no row (a class
+    # always has one) but is a fraction the classes reach
+    num, den, rank_of, cls_of = [], [], [], []
+    for r, n in enumerate(counts):
+        for c, k in enumerate(n.tolist()):
+            num.append(np.arange(1, k + 1))
+            den.append(np.full(k, k))
+            rank_of.append(np.full(k, r))
+            cls_of.append(np.full(k, c))
+    if num:
+        num, den, rank_of, cls_of = (np.concatenate(a).astype(np.int64)
+                                     for a in (num, den, rank_of, cls_of))
+    else:
+        num = den = rank_of = cls_of = np.zeros(0, dtype=np.int64)
+    order = np.lexsort((cls_of, rank_of, -den, num / np.maximum(den, 1)))
+    num, den, rank_of, cls_of = num[order], den[order], rank_of[order], cls_of[order]
+    adds = (num >= 2).astype(np.int64)
+    value = num / np.maximum(den, 1)
+
+    def bits(length: int) -> int:
+        m = base + np.bincount(rank_of[:length], weights=adds[:length],
+                               minlength=ranks).astype(np.int64)
+        return int(_payloads(m, header_bytes, row_bits).sum())
+
+    lo, hi = 0, num.shape[0]  # the prefix of length lo fits
+    if bits(hi) <= total:
+        lo = hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if bits(mid) <= total:
+            lo = mid
+        else:
+            hi = mid
+    rows = [np.ones(n.shape[0], dtype=np.int64) for n in counts]
+    for r, c in zip(rank_of[:lo][adds[:lo] > 0].tolist(), cls_of[:lo][adds[:lo] > 0].tolist(),
+                    strict=True):
+        rows[r][c] += 1
+    if lo == num.shape[0]:
+        p, q = 1, 1
+    else:  # the largest fraction every class has reached: below the next row's
+        done = np.flatnonzero(value[:lo] < value[lo])
+        p, q = (0, 1) if done.size == 0 else (int(num[done[-1]]), int(den[done[-1]]))
+        g = int(np.gcd(p, q))
+        p, q = p // g, q // g
+    m = np.array([int(x.sum()) for x in rows], dtype=np.int64)
+    return CommonFraction(p, q, rows, _payloads(m, header_bytes, row_bits))
+
+
+class FractionSplit(NamedTuple):
+    """Result of :func:`fraction_allocation`."""
+
+    #: bits allotted to every rank (its payload at the fraction plus leftover bytes)
+    allocation: np.ndarray
+    #: every rank's exact payload bits at the fraction (``<= allocation``)
+    payload_bits: np.ndarray
+    #: the sampling fraction ``numerator / denominator`` every class reached
+    numerator: int
+    denominator: int
+    #: rows per class of every rank (positive-weight classes in sorted order)
+    rows: list
+
+
+def fraction_allocation(counts, header_bytes, row_bits, total: int, *, shares=None,
+                        granularity: int = BYTE) -> FractionSplit:
+    """``optimal`` for constant-weight constructors: one sampling fraction for all ranks.
+
+    The largest common fraction whose exact payloads fit ``total``
+    (:func:`common_fraction`); every rank is allotted its payload there plus a share of
+    the leftover whole ``granularity``-bit units in proportion to ``shares`` (default:
+    the ranks' rows ``sum_c n_rc``). See the module docstring.
+
+    Parameters
+    ----------
+    counts : sequence of array-like of int
+        Per rank, its positive-weight rows per class (empty: a rank without rows, 0 bits).
+    header_bytes, row_bits : array-like of int, shape (n_ranks,)
+        Fixed bytes and bits per row of every rank's payload at its bit depth.
+    total : int
+        Bits available to all payloads.
+    shares : array-like or None
+        How the leftover units are shared.
+    granularity : int, default 8
+
+    Returns
+    -------
+    FractionSplit
+        ``payload_bits <= allocation``, ``allocation.sum() <= total``.
+
+    Raises
+    ------
+    BudgetError
+        When not even one row per class on every rank fits.
+
+    Examples
+    --------
+    >>> out = fraction_allocation([[100], [50]], [10, 10], [8, 8], 8 * (20 + 76))
+    >>> (out.numerator, out.denominator), [r.tolist() for r in out.rows]
+    ((51, 100), [[51], [25]])
+    >>> out.payload_bits.tolist(), out.allocation.tolist()
+    ([488, 280], [488, 280])
+    """
+    counts = [np.asarray(n, dtype=np.int64).ravel() for n in counts]
+    heads = np.asarray(header_bytes, dtype=np.int64).ravel()
+    rbits = np.asarray(row_bits, dtype=np.int64).ravel()
+    if not (heads.shape[0] == rbits.shape[0] == len(counts)):
+        raise InputError("counts, header_bytes and row_bits need one entry per rank")
+    res = common_fraction(counts, heads, rbits, int(total))
+    if res is None:
+        base = [int((c > 0).sum()) for c in counts]
+        need = int(_payloads(base, heads, rbits).sum())
+        raise BudgetError(
+            f"the budget leaves {int(total)} bits for the ranks' payloads but one row per "
+            f"class on every rank needs {need} bits; raise the budget to at least {need} "
+            "bits plus the framing")
+    live = np.array([c.size > 0 and c.sum() > 0 for c in counts])
+    shares = np.array([c.sum() for c in counts], dtype=np.float64) if shares is None \
+        else np.asarray(shares, dtype=np.float64)
+    alloc = proportional_allocation(np.where(live, shares, 0.0), int(total),
+                                    res.payload_bits, granularity=granularity)
+    return FractionSplit(alloc, res.payload_bits, res.numerator, res.denominator, res.rows)

@@ -80,8 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="budget split across ranks (default: optimal)")
     red.add_argument("--task", help="target task (kmeans, pca, svm, logreg, mlp): labels "
                      "travel only when the task needs them (default: whenever INPUT has them)")
-    red.add_argument("--method", default="sensitivity", choices=CONSTRUCTORS.names(),
-                     help="coreset constructor (default: sensitivity)")
+    red.add_argument("--method", default="auto", choices=["auto", *CONSTRUCTORS.names()],
+                     help="coreset constructor; auto: uniform per class when labels travel "
+                     "(--allocation optimal then samples every class on every rank with "
+                     "one fraction), sensitivity without (default: auto)")
     red.add_argument("--quantizer", default="fixed", choices=QUANTIZERS.names(),
                      help="quantizer (default: fixed)")
     red.add_argument("--bits", type=_auto_or_int("bits"), default="auto",
@@ -144,6 +146,7 @@ def _summary_size(args, rows_estimate: int, d: int, size: int) -> int:
 def _read_npy_rows(path, start, stop, args, rank, size, seed, rows_total):
     """Rows [start, stop) of a .npy file: in memory if one chunk, else streamed."""
     from qcoreset._validation import check_data
+    from qcoreset.constructors import resolve_method
     from qcoreset.streaming import StreamingCoreset, default_chunk_rows, iter_npy_chunks, npy_info
 
     shape, dtype, _, _ = npy_info(path)
@@ -160,7 +163,8 @@ def _read_npy_rows(path, start, stop, args, rank, size, seed, rows_total):
         if chunk.shape[0] == 0:
             return np.zeros((0, d)), None, None, 0, info
         return check_data(chunk, name=f"{path}"), None, None, stop - start, info
-    sc = StreamingCoreset(size=_summary_size(args, rows_total, d, size), method=args.method,
+    sc = StreamingCoreset(size=_summary_size(args, rows_total, d, size),
+                          method=resolve_method(args.method, False),
                           n_clusters=args.n_clusters, random_state=seed)
     s = start
     for chunk in iter_npy_chunks(path, start, stop, step):
@@ -327,7 +331,7 @@ def _cmd_reduce(args, comm) -> int:
         "input": args.input if not args.shards else args.shards,
         "split": None if args.shards else args.split,
         "output": out,
-        "method": args.method,
+        "method": res.method,
         "quantizer": args.quantizer,
         "task": args.task,
         "seed": args.seed,

@@ -8,15 +8,24 @@ arrays. The ranks
    (a percentage is of the float32 size of all ranks' rows);
 3. take the container framing off the budget (:func:`container_overhead_bits`) and share
    their minimum payloads ``H_i`` (header plus one row, or one row per class);
-4. split the rest by the allocation rule (:mod:`qcoreset.distributed.allocation`): for
-   ``optimal`` each rank fits its planner proxy ``curve_fits`` times and sends its mean
+4. split the rest by the allocation rule (:mod:`qcoreset.distributed.allocation`). For
+   ``optimal`` with a constant-weight constructor (``uniform``, what ``method="auto"``
+   means with labels) each rank plans at its row-proportional share and sends, for every
+   candidate bit depth, its predicted error, header bytes and bits per row, and its rows
+   per class (``Allgather`` of a float64 buffer); the root picks one depth and the
+   largest sampling fraction common to all ranks whose exact payloads fit
+   (:func:`~qcoreset.distributed.allocation.fraction_allocation`) and broadcasts the
+   budgets, the depth and the fraction (``Bcast``). For ``optimal`` with the other
+   constructors each rank fits its planner proxy ``curve_fits`` times and sends its mean
    error curve at ``curve_points`` budgets common to all ranks, with the curve's standard
-   error (``Allgather`` of a fixed-size float64 buffer); the root pools the curves
+   error; the root pools the curves
    (:func:`~qcoreset.distributed.allocation.shrink_curves`: only differences beyond the
    noise survive), solves the convex allocation (a predicted gain below 0.1 % keeps the
-   mass-proportional split) and broadcasts the integer budgets (``Bcast``);
+   mass-proportional split) and broadcasts the integer budgets;
 5. reduce locally with :class:`qcoreset.QuantizedCoreset` at ``budget = B_i`` (the encoder
-   refuses to exceed it) and send the payload bytes to the root (``Gatherv`` of uint8);
+   refuses to exceed it), or, for the common fraction, sample every class at that
+   fraction and encode at the common depth, and send the payload bytes to the root
+   (``Gatherv`` of uint8);
 6. the root frames the payloads, unchanged, as one container and decodes it: the union of
    the ranks' coresets with their own grids and labels.
 
@@ -33,9 +42,15 @@ import numpy as np
 from qcoreset._errors import BudgetError, InputError
 from qcoreset._validation import check_data, check_int, check_labels, check_sample_weight
 from qcoreset.budget import parse_budget
+from qcoreset.constructors import build_coreset, constructor_params, resolve_method
 from qcoreset.estimator import QuantizedCoreset
-from qcoreset.payload import DecodedPayload
-from qcoreset.planner import error_curve
+from qcoreset.payload import DecodedPayload, encode_payload, payload_nbytes
+from qcoreset.planner import (
+    error_curve,
+    fit_quantizers,
+    plan,
+    plan_weight_encoding,
+)
 
 from ._comm import RankError, agree, get_comm, run_agreed
 from .allocation import (
@@ -46,11 +61,13 @@ from .allocation import (
     check_minimums,
     combination,
     curve_budgets,
+    fraction_allocation,
     local_clustering_cost,
     optimal_allocation,
     proportional_allocation,
     shrink_curves,
     summarize_fits,
+    uses_fraction_rule,
 )
 from .container import container_overhead_bits, decode_container, encode_container
 
@@ -98,6 +115,12 @@ class DistributedResult:
     curve_weight : ndarray or None
         On the root, for ``optimal``: how much of its own curve each rank kept
         (:attr:`~qcoreset.distributed.allocation.ShrunkCurves.own_weight`).
+    method : str
+        The constructor every rank used (``"auto"`` resolved: ``"uniform"`` with labels,
+        ``"sensitivity"`` without).
+    fraction : tuple of int or None
+        For ``optimal`` with a constant-weight constructor: the common sampling fraction
+        ``(numerator, denominator)`` every rank sampled its classes with.
     timings : dict
         Wall seconds of the phases on this rank (``validate``, ``allocate``, ``reduce``,
         ``gather``, ``total``).
@@ -119,6 +142,8 @@ class DistributedResult:
     curves: list | None = None
     raw_curves: list | None = None
     curve_weight: np.ndarray | None = None
+    method: str = ""
+    fraction: tuple | None = None
     timings: dict = field(default_factory=dict)
 
     @property
@@ -189,13 +214,22 @@ class _Params:
 def _check_params(allocation, curve_points, curve_fits, **kw) -> _Params:
     if allocation not in ALLOCATIONS:
         raise InputError(f"unknown allocation {allocation!r}; use one of {', '.join(ALLOCATIONS)}")
+    resolve_method(kw["method"], False)  # an unknown name fails before any work
     return _Params(allocation=allocation,
                    curve_points=check_int(curve_points, "curve_points", 2, 1000),
                    curve_fits=check_int(curve_fits, "curve_fits", 1, 1000), **kw)
 
 
+def _stats(local) -> list:
+    """This rank's row of the shared table: rows, features, mass, labelled, classes."""
+    Xl, yl, ul, rows, d, mass = local
+    groups = 0 if Xl is None else len(_class_counts(yl, ul))
+    return [rows, d, mass, 0.0 if yl is None else 1.0, groups]
+
+
 def _check_table(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """(rows, masses, live, d) from the (rows, d, mass, labelled) table of all ranks."""
+    """(rows, masses, live, d) from the (rows, d, mass, labelled, classes) table of all
+    ranks."""
     size = table.shape[0]
     n_all = table[:, 0].astype(np.int64)
     d_all = table[:, 1].astype(np.int64)
@@ -228,10 +262,112 @@ def _budgets(budget, n_total: int, d: int, size: int) -> tuple[int, int]:
     return budget_bits, available
 
 
+def _class_counts(yl, ul) -> np.ndarray:
+    """Positive-weight rows of each class (sorted labels), or of all rows without labels."""
+    pos = ul > 0
+    if yl is None:
+        return np.array([int(pos.sum())], dtype=np.int64)
+    _, counts = np.unique(yl[pos], return_counts=True)
+    return counts.astype(np.int64)
+
+
+def _candidates(Xl, params: _Params, round_seed=None) -> list:
+    """The planner's candidate (fitted quantizer at its depth) list, in plan-row order."""
+    out = []
+    for q0, options in fit_quantizers(Xl, params.quantizer, params.bits,
+                                      random_state=round_seed):
+        out.extend(q0.with_bits(s) if q0.uses_bits else q0 for s in options)
+    return out
+
+
+def _price_table(Xl, yl, ul, params: _Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(header bytes, bits per row) of every candidate depth, and the class counts.
+
+    The planner's own pricing (:func:`qcoreset.payload.payload_nbytes` with ``m = 0``, the
+    weight encoding the constructor will need): a payload of ``m`` rows at candidate ``j``
+    has exactly ``8 (header_j + ceil(m row_bits_j / 8))`` bits.
+    """
+    classes = None if yl is None else np.unique(yl[ul > 0])
+    wenc, wbits = plan_weight_encoding(params.method, ul)
+    heads, rbits = [], []
+    for q in _candidates(Xl, params):
+        heads.append(payload_nbytes(d=Xl.shape[1], m=0, quantizer=q, weight_encoding=wenc,
+                                    weight_bits=wbits, classes=classes, method=params.method))
+        rbits.append(q.value_bits_per_row_ + wbits)
+    return (np.array(heads, dtype=np.int64), np.array(rbits, dtype=np.int64),
+            _class_counts(yl, ul))
+
+
 def _local_minimum(Xl, yl, ul, available, params: _Params, seed) -> int:
+    """Smallest payload: header plus one row per class at the cheapest candidate."""
     if Xl is None:
         return 0
-    return int(error_curve(Xl, [available], **params.curve_kw(yl, ul, seed)).minimum_bits)
+    heads, rbits, counts = _price_table(Xl, yl, ul, params)
+    return int((8 * (heads + (counts.shape[0] * rbits + 7) // 8)).min())
+
+
+def _local_fraction_table(Xl, yl, ul, reference: int, n_groups: int, params: _Params,
+                          seed) -> np.ndarray:
+    """(3 + n_groups,) buffer: the rank's planned candidate, its header bytes and bits per
+    row there, then its class counts (NaN-padded; all NaN for a rank without rows).
+
+    The candidate (bit depth) is the planner's choice (:func:`qcoreset.planner.plan`) at
+    the rank's ``reference`` budget, its row-proportional share of the budget.
+    """
+    buf = np.full(3 + n_groups, np.nan)
+    if Xl is None:
+        return buf
+    heads, rbits, counts = _price_table(Xl, yl, ul, params)
+    pl = plan(Xl, int(reference), y=yl, sample_weight=ul, method=params.method,
+              quantizer=params.quantizer, bits=params.bits, proxy=params.proxy,
+              n_clusters=params.n_clusters, random_state=seed)
+    j = next(i for i, r in enumerate(pl.rows) if r.chosen)
+    if len(pl.rows) != heads.shape[0]:
+        raise RuntimeError(f"{len(pl.rows)} plan rows for {heads.shape[0]} candidates")
+    buf[:3] = j, heads[j], rbits[j]
+    buf[3:3 + counts.shape[0]] = counts
+    return buf
+
+
+def _fraction_split(allbuf: np.ndarray, available: int, n_all):
+    """The root's ``optimal`` split for a constant-weight constructor (see
+    :func:`~qcoreset.distributed.allocation.fraction_allocation`)."""
+    heads = np.nan_to_num(allbuf[:, 1]).astype(np.int64)
+    rbits = np.nan_to_num(allbuf[:, 2]).astype(np.int64)
+    counts = [c[~np.isnan(c)].astype(np.int64) for c in allbuf[:, 3:]]
+    return fraction_allocation(counts, heads, rbits, int(available),
+                               shares=np.asarray(n_all, dtype=np.float64))
+
+
+def _local_fraction_payload(Xl, yl, ul, bits: int, candidate: int, rows, params: _Params,
+                            seed):
+    """Sample every class with its rows at the common fraction, encode at the rank's depth.
+
+    The seeds are drawn as :class:`qcoreset.QuantizedCoreset` draws them; the returned
+    estimator is rebuilt from the payload (what the root decodes).
+    """
+    if Xl is None:
+        return None, b""
+    rs = np.random.RandomState(seed)
+    build_seed = int(rs.randint(2**31 - 1))
+    round_seed = int(rs.randint(2**31 - 1))
+    quant = _candidates(Xl, params, round_seed)[candidate]
+    rows = np.asarray(rows, dtype=np.int64)[:_class_counts(yl, ul).shape[0]]
+    classes = None if yl is None else np.unique(yl[ul > 0])
+    sizes = None if classes is None else dict(zip(classes.tolist(), rows.tolist(),
+                                                  strict=True))
+    coreset = build_coreset(Xl, int(rows.sum()), method=params.method, y=yl,
+                            sample_weight=ul, random_state=build_seed, class_sizes=sizes,
+                            **constructor_params(params.method, None, params.n_clusters))
+    total = float(ul.sum())
+    payload = encode_payload(
+        coreset.points, coreset.weights, quant, labels=coreset.labels, classes=classes,
+        n_total=Xl.shape[0], total_weight=total, method=params.method,
+        source_dtype=Xl.dtype, budget_bits=int(bits), rng=np.random.RandomState(round_seed),
+        cs_error=coreset.cs_error / total,
+        quantization_error=float(quant.row_error_bound(coreset.points).max(initial=0.0)),
+    )
+    return QuantizedCoreset.from_bytes(payload), payload
 
 
 def _curve_grid(minimums, maximums, live, points: int) -> np.ndarray:
@@ -329,7 +465,7 @@ def reduce_parts(
     *,
     budget,
     allocation: str = "optimal",
-    method: str = "sensitivity",
+    method: str = "auto",
     quantizer: str = "fixed",
     bits="auto",
     proxy: str = "auto",
@@ -389,29 +525,43 @@ def reduce_parts(
     tuples = [p if isinstance(p, tuple) else (p,) for p in parts]
     local = each(lambda r, t: _local_input(t[0], t[1] if len(t) > 1 else None,
                                            t[2] if len(t) > 2 else None, None), tuples)
-    table = np.array([[rows, d, mass, 0.0 if yl is None else 1.0]
-                      for _, yl, _, rows, d, mass in local], dtype=np.float64)
+    table = np.array([_stats(loc) for loc in local], dtype=np.float64)
     n_all, masses, live, d = _check_table(table)
+    params.method = resolve_method(method, bool(table[live, 3].max() > 0))
+    fraction = allocation == "optimal" and uses_fraction_rule(params.method)
     budget_bits, available = _budgets(budget, int(n_all.sum()), d, size)
     minimums = np.array(each(lambda r, loc: _local_minimum(loc[0], loc[1], loc[2], available,
                                                            params, seeds[r]), local),
                         dtype=np.int64)
     check_minimums(available, minimums, framing=budget_bits - available)
     maximums = np.where(live, available - (minimums.sum() - minimums), 0)
-    curves = costs = None
-    if allocation == "optimal":
-        grid = _curve_grid(minimums, maximums, live, params.curve_points)
-        allbuf = np.stack(each(lambda r, loc: _local_curve(loc[0], loc[1], loc[2], grid,
-                                                           params, seeds[r]), local))
-        curves = _curves_from(allbuf, live)
-    elif allocation == "cost":
-        costs = np.array(each(lambda r, loc: _local_cost(loc[0], loc[2], params, seeds[r]),
-                              local))
-    alloc, pooled = _split(params, curves, costs, n_all, live, masses, available, minimums,
-                           maximums)
+    curves = costs = split = None
+    if fraction:
+        groups = int(table[:, 4].max())
+        reference = proportional_allocation(n_all, available, minimums)
+        allbuf = np.stack(each(lambda r, loc: _local_fraction_table(
+            loc[0], loc[1], loc[2], reference[r], groups, params, seeds[r]), local))
+        split = _fraction_split(allbuf, available, n_all)
+        alloc, pooled = split.allocation, None
+    else:
+        if allocation == "optimal":
+            grid = _curve_grid(minimums, maximums, live, params.curve_points)
+            allbuf = np.stack(each(lambda r, loc: _local_curve(loc[0], loc[1], loc[2], grid,
+                                                               params, seeds[r]), local))
+            curves = _curves_from(allbuf, live)
+        elif allocation == "cost":
+            costs = np.array(each(lambda r, loc: _local_cost(loc[0], loc[2], params,
+                                                             seeds[r]), local))
+        alloc, pooled = _split(params, curves, costs, n_all, live, masses, available,
+                               minimums, maximums)
     t_alloc = time.perf_counter()
-    fitted = each(lambda r, loc: _local_payload(loc[0], loc[1], loc[2], alloc[r], params,
-                                                seeds[r]), local)
+    if split is not None:
+        fitted = each(lambda r, loc: _local_fraction_payload(
+            loc[0], loc[1], loc[2], alloc[r], int(np.nan_to_num(allbuf[r, 0])),
+            split.rows[r], params, seeds[r]), local)
+    else:
+        fitted = each(lambda r, loc: _local_payload(loc[0], loc[1], loc[2], alloc[r], params,
+                                                    seeds[r]), local)
     t_reduce = time.perf_counter()
     payloads = [p for _, p in fitted]
     result = DistributedResult(
@@ -419,8 +569,10 @@ def reduce_parts(
         available_bits=int(available), allocation=alloc,
         payload_bits=np.array([8 * len(p) for p in payloads], dtype=np.int64),
         minimum_bits=minimums, n_rows=n_all, masses=masses,
-        local=[qc for qc, _ in fitted],
+        local=[qc for qc, _ in fitted], method=params.method,
     )
+    if split is not None:
+        result.fraction = (split.numerator, split.denominator)
     if pooled is not None:
         result.curves, result.raw_curves = pooled.curves, curves
         result.curve_weight = pooled.own_weight
@@ -442,7 +594,7 @@ def reduce_distributed(
     comm=None,
     root: int = 0,
     allocation: str = "optimal",
-    method: str = "sensitivity",
+    method: str = "auto",
     quantizer: str = "fixed",
     bits="auto",
     proxy: str = "auto",
@@ -477,8 +629,13 @@ def reduce_distributed(
         Rank that receives the payloads and returns the merged coreset.
     allocation : {"optimal", "equal", "size", "cost"}
         How the budget is split (see :mod:`qcoreset.distributed.allocation`).
-    method, quantizer, bits, proxy, n_clusters
-        As in :class:`qcoreset.QuantizedCoreset`.
+    method : str
+        Coreset constructor, as in :class:`qcoreset.QuantizedCoreset`; ``"auto"`` (the
+        default) is ``"uniform"`` per class with labels and ``"sensitivity"`` without
+        (:func:`qcoreset.constructors.resolve_method`). With a constant-weight constructor
+        ``optimal`` samples every class on every rank with one common fraction.
+    quantizer, bits, proxy, n_clusters
+        As in :class:`qcoreset.QuantizedCoreset`; the quantizer defaults to ``"fixed"``.
     curve_points : int
         Points of each rank's error curve for ``optimal``.
     curve_fits : int
@@ -520,11 +677,14 @@ def reduce_distributed(
     seed = rank_seed(check_int(random_state, "random_state", 0), rank)
 
     # 1-2: validate and share the shapes -------------------------------------------------
-    Xl, yl, ul, rows, d, mass = run_agreed(comm, _local_input, X, y, sample_weight, n_rows)
-    stats = np.array([rows, d, mass, 0.0 if yl is None else 1.0], dtype=np.float64)
-    table = np.empty((size, 4), dtype=np.float64)
+    loc = run_agreed(comm, _local_input, X, y, sample_weight, n_rows)
+    Xl, yl, ul = loc[:3]
+    stats = np.array(_stats(loc), dtype=np.float64)
+    table = np.empty((size, stats.shape[0]), dtype=np.float64)
     comm.Allgather(stats, table)
     n_all, masses, live, d_ref = _check_table(table)  # same table, same verdict everywhere
+    params.method = resolve_method(method, bool(table[live, 3].max() > 0))
+    fraction = allocation == "optimal" and uses_fraction_rule(params.method)
     budget_bits, available = _budgets(budget, int(n_all.sum()), d_ref, size)
     t_valid = time.perf_counter()
 
@@ -537,8 +697,15 @@ def reduce_distributed(
     maximums = np.where(live, available - (minimums.sum() - minimums), 0)
 
     # 4: allocation ----------------------------------------------------------------------
-    curves = costs = None
-    if allocation == "optimal":
+    curves = costs = allbuf = None
+    groups = int(table[:, 4].max())
+    if fraction:
+        reference = proportional_allocation(n_all, available, minimums)
+        buf = run_agreed(comm, _local_fraction_table, Xl, yl, ul, int(reference[rank]),
+                         groups, params, seed)
+        allbuf = np.empty((size, buf.shape[0]), dtype=np.float64)
+        comm.Allgather(buf, allbuf)
+    elif allocation == "optimal":
         grid = _curve_grid(minimums, maximums, live, params.curve_points)
         buf = run_agreed(comm, _local_curve, Xl, yl, ul, grid, params, seed)
         allbuf = np.empty((size, 3, params.curve_points), dtype=np.float64)
@@ -548,19 +715,36 @@ def reduce_distributed(
         costs = np.empty(size, dtype=np.float64)
         comm.Allgather(np.array([run_agreed(comm, _local_cost, Xl, ul, params, seed)]), costs)
     alloc = np.zeros(size, dtype=np.int64)
+    # fraction rule: numerator, denominator, then rows per class of every rank
+    choice = np.zeros(2 + size * groups, dtype=np.int64)
     error = pooled = None
     if rank == root:
         try:
-            alloc[:], pooled = _split(params, curves, costs, n_all, live, masses, available,
-                                      minimums, maximums)
+            if fraction:
+                split = _fraction_split(allbuf, available, n_all)
+                alloc[:] = split.allocation
+                choice[:2] = (split.numerator, split.denominator)
+                for r, rows_r in enumerate(split.rows):
+                    choice[2 + r * groups:2 + r * groups + rows_r.shape[0]] = rows_r
+            else:
+                alloc[:], pooled = _split(params, curves, costs, n_all, live, masses,
+                                          available, minimums, maximums)
         except Exception as exc:  # noqa: BLE001 - sent to every rank below
             error = f"the allocation failed on the root: {type(exc).__name__}: {exc}"
     agree(comm, error)
     comm.Bcast(alloc, root=root)
+    if fraction:
+        comm.Bcast(choice, root=root)
     t_alloc = time.perf_counter()
 
     # 5: local reduction -----------------------------------------------------------------
-    qc, payload = run_agreed(comm, _local_payload, Xl, yl, ul, int(alloc[rank]), params, seed)
+    if fraction:
+        mine = choice[2 + rank * groups:2 + (rank + 1) * groups]
+        qc, payload = run_agreed(comm, _local_fraction_payload, Xl, yl, ul, int(alloc[rank]),
+                                 int(np.nan_to_num(buf[0])), mine, params, seed)
+    else:
+        qc, payload = run_agreed(comm, _local_payload, Xl, yl, ul, int(alloc[rank]), params,
+                                 seed)
     t_reduce = time.perf_counter()
 
     # 6: gather the bytes ----------------------------------------------------------------
@@ -579,8 +763,10 @@ def reduce_distributed(
     result = DistributedResult(
         rank=rank, n_ranks=size, allocation_rule=allocation, budget_bits=int(budget_bits),
         available_bits=int(available), allocation=alloc, payload_bits=payload_bits,
-        minimum_bits=minimums, n_rows=n_all, masses=masses, local=qc,
+        minimum_bits=minimums, n_rows=n_all, masses=masses, local=qc, method=params.method,
     )
+    if fraction:
+        result.fraction = (int(choice[0]), int(choice[1]))
 
     def merge():
         if rank != root:

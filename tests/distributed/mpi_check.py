@@ -33,8 +33,9 @@ if rank == 0:  # duplicated rows and an outlier on the root
 report = {"ranks": size, "rules": {}}
 budget = "3%"
 objective = {}
-for rule in ALLOCATIONS:
-    res = reduce_distributed(Xl, yl, budget=budget, allocation=rule, random_state=7, comm=comm)
+for rule in ALLOCATIONS:  # sensitivity sampling: curves for optimal
+    res = reduce_distributed(Xl, yl, budget=budget, allocation=rule, random_state=7, comm=comm,
+                             method="sensitivity")
     everyone = comm.allgather(res.allocation.tolist())
     assert all(a == everyone[0] for a in everyone), everyone
     assert (res.payload_bits <= res.allocation).all()
@@ -64,7 +65,8 @@ for rule in ALLOCATIONS:
                     Xp = np.concatenate([Xp, Xp[:20], Xp[:1] + 80.0])
                     yp = np.concatenate([yp, yp[:20], yp[:1]])
                 parts.append((Xp, yp))
-            sim = reduce_parts(parts, budget=budget, allocation=rule, random_state=7)
+            sim = reduce_parts(parts, budget=budget, allocation=rule, random_state=7,
+                               method="sensitivity")
             assert sim.payload == res.payload
             assert np.array_equal(sim.allocation, res.allocation)
         if rule == "optimal":
@@ -85,6 +87,23 @@ if rank == 0:
     # optimal up to its tie tolerance (then it keeps the size split), plus the sampling
     assert all(value["optimal"] <= v * (1 + TIE_TOLERANCE + 1e-4) for v in value.values()), \
         value
+
+# labels and the default constructor (uniform per class): one sampling fraction
+fr = reduce_distributed(Xl, yl, budget=budget, random_state=5, comm=comm)
+assert fr.method == "uniform" and fr.fraction is not None
+assert (fr.payload_bits <= fr.allocation).all() and fr.file_bits <= fr.budget_bits
+assert fr.allocation.sum() <= fr.available_bits
+if rank == 0:
+    parts = []
+    for r, idx in enumerate(split_rows(X.shape[0], size, "label-skew:0.9", y=y, seed=1)):
+        Xp, yp = X[idx], y[idx]
+        if r == 0:
+            Xp = np.concatenate([Xp, Xp[:20], Xp[:1] + 80.0])
+            yp = np.concatenate([yp, yp[:20], yp[:1]])
+        parts.append((Xp, yp))
+    sim = reduce_parts(parts, budget=budget, random_state=5)
+    assert sim.payload == fr.payload and sim.fraction == fr.fraction
+    report["fraction"] = list(fr.fraction)
 
 # determinism: the same seed gives the same bytes
 a = reduce_distributed(Xl, yl, budget=budget, random_state=3, comm=comm)

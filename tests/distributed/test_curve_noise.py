@@ -179,6 +179,10 @@ def test_pooled_allocation_never_exceeds_the_budgets(n, seed, noise, spare):
 # --------------------------------------------------------------------------- end to end
 
 
+#: labelled blocks: the curves belong to the real-weight constructors
+SENS = "sensitivity"
+
+
 def _blocks(seed, scales=(1.0, 1.0, 1.0, 1.0), rows=500):
     """Blocks from one mixture of 4 Gaussians in 6-d; ``scale`` widens a block's spread."""
     rng = np.random.default_rng(seed)
@@ -193,8 +197,8 @@ def _blocks(seed, scales=(1.0, 1.0, 1.0, 1.0), rows=500):
 @pytest.mark.parametrize("seed", range(3))
 def test_identical_blocks_get_the_size_split(seed):
     parts = _blocks(seed)
-    res = reduce_parts(parts, budget="5%", allocation="optimal", random_state=seed)
-    size = reduce_parts(parts, budget="5%", allocation="size", random_state=seed)
+    res = reduce_parts(parts, budget="5%", method=SENS, allocation="optimal", random_state=seed)
+    size = reduce_parts(parts, budget="5%", method=SENS, allocation="size", random_state=seed)
     assert np.array_equal(res.allocation, size.allocation)  # a tie goes to the size split
     assert res.payload == size.payload
     assert (res.payload_bits <= res.allocation).all()
@@ -204,7 +208,7 @@ def test_identical_blocks_get_the_size_split(seed):
 
 def test_a_wider_block_gets_more_bits():
     parts = _blocks(0, scales=(4.0, 1.0, 1.0, 1.0))
-    res = reduce_parts(parts, budget="5%", allocation="optimal", random_state=0)
+    res = reduce_parts(parts, budget="5%", method=SENS, allocation="optimal", random_state=0)
     spare = res.allocation - res.minimum_bits
     assert res.curve_weight[0] > 0.5
     assert spare[0] > 1.3 * spare[1:].max()
@@ -214,9 +218,9 @@ def test_a_wider_block_gets_more_bits():
 
 def test_the_seed_fixes_the_curves_and_the_bytes():
     parts = _blocks(1)
-    a = reduce_parts(parts, budget="5%", allocation="optimal", random_state=5)
-    b = reduce_parts(parts, budget="5%", allocation="optimal", random_state=5)
-    c = reduce_parts(parts, budget="5%", allocation="optimal", random_state=6)
+    a = reduce_parts(parts, budget="5%", method=SENS, allocation="optimal", random_state=5)
+    b = reduce_parts(parts, budget="5%", method=SENS, allocation="optimal", random_state=5)
+    c = reduce_parts(parts, budget="5%", method=SENS, allocation="optimal", random_state=6)
     assert a.payload == b.payload and np.array_equal(a.allocation, b.allocation)
     for (_, ea, sa), (_, eb, sb) in zip(a.raw_curves, b.raw_curves, strict=True):
         assert np.array_equal(ea, eb) and np.array_equal(sa, sb)
@@ -226,12 +230,12 @@ def test_the_seed_fixes_the_curves_and_the_bytes():
 
 def test_one_fit_reports_no_spread_and_bad_fit_counts_are_refused():
     parts = _blocks(2)
-    res = reduce_parts(parts, budget="5%", allocation="optimal", random_state=0,
+    res = reduce_parts(parts, budget="5%", method=SENS, allocation="optimal", random_state=0,
                        curve_fits=1)
     assert all(np.isnan(se).all() for _, _, se in res.raw_curves)
     assert (res.payload_bits <= res.allocation).all()
     with pytest.raises(InputError, match="curve_fits"):
-        reduce_parts(parts, budget="5%", curve_fits=0)
+        reduce_parts(parts, budget="5%", method=SENS, curve_fits=0)
 
 
 

@@ -69,7 +69,7 @@ def test_cli_label_skew_reproducible_from_the_seed(tmp_path):
     np.savez(tmp_path / "data.npz", X=X, y=y)
     rc, out, err, _ = _cli(2, tmp_path, "data.npz", "--budget", "4%", "-o", "d.qcs",
                            "--split", "label-skew:0.9", "--task", "logreg", "--seed", "4",
-                           "--json")
+                           "--method", "sensitivity", "--json")
     assert rc == 0, err[-3000:]
     res = json.loads(out)
     assert res["ranks"] == 2 and res["n_points"] == 800
@@ -138,3 +138,37 @@ def test_fault_budget_below_the_headers(shards):
                              "-o", "f.qcs")
     _assert_fails(rc, err, sec, "rank 0:", "rank 3:", "raise the budget to at least")
     assert not (shards / "f.qcs").exists()
+
+
+def test_cli_labelled_default_is_one_fraction_and_deterministic(tmp_path):
+    from qcoreset.distributed import reduce_parts, split_rows
+    from qcoreset.distributed.allocation import class_rows
+
+    rng = np.random.default_rng(1)
+    y = rng.choice(3, size=600, p=[0.6, 0.3, 0.1])
+    X = rng.normal(size=(600, 4)) + 3.0 * y[:, None]
+    X[:25] = X[25]  # duplicated rows
+    np.savez(tmp_path / "data.npz", X=X, y=y)
+    args = ("data.npz", "--budget", "6%", "--split", "label-skew:0.9", "--task", "logreg",
+            "--seed", "2", "--json")
+    rc, out, err, _ = _cli(2, tmp_path, *args, "-o", "a.qcs")
+    assert rc == 0, err[-3000:]
+    rc, _, err, _ = _cli(2, tmp_path, *args, "-o", "b.qcs")
+    assert rc == 0, err[-3000:]
+    res = json.loads(out)
+    assert res["method"] == "uniform"
+    assert all(p <= a for p, a in zip(res["payload_bits"], res["allocation"], strict=True))
+    assert sum(res["allocation"]) <= res["available_bits"]
+    data = (tmp_path / "a.qcs").read_bytes()
+    assert data == (tmp_path / "b.qcs").read_bytes()
+    parts = [(X[i], y[i]) for i in split_rows(600, 2, "label-skew:0.9", y=y, seed=2)]
+    sim = reduce_parts(parts, budget="6%", random_state=2)
+    assert sim.payload == data and sim.allocation.tolist() == res["allocation"]
+    p, q = sim.fraction
+    dec = decode_payload(data)
+    for c in range(3):  # one weight per class and rank, 1 / f up to one row
+        n = [int((yp == c).sum()) for _, yp in parts]
+        floor = [int(class_rows([k], p, q)[0]) for k in n]
+        w = np.unique(dec.weights[dec.labels == c])
+        assert all(any(np.isclose(v, k / m) for k, f in zip(n, floor, strict=True)
+                       for m in (f, f + 1)) for v in w)

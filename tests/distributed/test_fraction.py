@@ -1,0 +1,236 @@
+"""``optimal`` for constant-weight constructors: one sampling fraction for all ranks."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qcoreset._errors import BudgetError
+from qcoreset.distributed import container_overhead_bits, rank_seed, reduce_parts
+from qcoreset.distributed.allocation import (
+    class_rows,
+    common_fraction,
+    fraction_allocation,
+    fraction_payload_bits,
+    proportional_allocation,
+    uses_fraction_rule,
+)
+from qcoreset.planner import plan
+
+
+def _brute_force_fraction(counts, heads, rbits, total):
+    """Largest f in {0} and every k / n_rc whose floor-rule payloads fit (or None)."""
+    fracs = {Fraction(0)} | {Fraction(k, int(n)) for c in counts for n in c
+                            for k in range(1, int(n) + 1)}
+    best = None
+    for f in sorted(fracs):
+        bits = sum(fraction_payload_bits(c, h, b, f.numerator, f.denominator)
+                   for c, h, b in zip(counts, heads, rbits, strict=True))
+        if bits <= total:
+            best = f
+    return best
+
+
+def _next_fraction(counts, f):
+    fracs = [Fraction(k, int(n)) for c in counts for n in c for k in range(2, int(n) + 1)]
+    later = [g for g in fracs if g > f]
+    return min(later) if later else None
+
+
+def _check_against_brute_force(counts, heads, rbits, total):
+    res = common_fraction(counts, heads, rbits, total)
+    bf = _brute_force_fraction(counts, heads, rbits, total)
+    if bf is None:
+        assert res is None
+        return None
+    f = Fraction(res.numerator, res.denominator)
+    assert f == bf
+    nxt = _next_fraction(counts, f)
+    m_total = []
+    for c, rows in zip(counts, res.rows, strict=True):
+        c = np.asarray(c)
+        lo = class_rows(c, f.numerator, f.denominator)
+        hi = lo if nxt is None else class_rows(c, nxt.numerator, nxt.denominator)
+        assert (lo <= rows).all() and (rows <= hi).all()  # within one step of f
+        assert (rows >= 1).all() and (rows <= c).all()
+        m_total.append(int(rows.sum()))
+    exact = [0 if not m else 8 * (h + (m * b + 7) // 8)
+             for m, h, b in zip(m_total, heads, rbits, strict=True)]
+    assert res.payload_bits.tolist() == exact
+    assert res.payload_bits.sum() <= total
+    return res
+
+
+# ranks missing classes, imbalanced classes, a class of one row, an empty rank
+CASES = [
+    ([[100], [50]], [10, 10], [8, 8]),
+    ([[40, 3, 1], [7], [12, 12]], [30, 25, 28], [13, 13, 9]),
+    ([[1, 1, 1], [200, 1], []], [50, 40, 0], [64, 64, 0]),
+    ([[5, 9, 30], [30, 9, 5], [1]], [21, 21, 19], [7, 11, 3]),
+]
+
+
+@pytest.mark.parametrize("counts,heads,rbits", CASES, ids=["two", "skewed", "ones", "mixed"])
+def test_common_fraction_equals_brute_force_over_budgets(counts, heads, rbits):
+    least = sum(fraction_payload_bits(c, h, b, 0, 1)
+                for c, h, b in zip(counts, heads, rbits, strict=True))
+    most = sum(fraction_payload_bits(c, h, b, 1, 1)
+               for c, h, b in zip(counts, heads, rbits, strict=True))
+    assert common_fraction(counts, heads, rbits, least - 8) is None
+    seen = []
+    for total in np.unique(np.linspace(least, most + 40, 60).astype(int)):
+        res = _check_against_brute_force(counts, heads, rbits, int(total))
+        seen.append(Fraction(res.numerator, res.denominator))
+    assert seen == sorted(seen) and seen[-1] == 1  # more budget, never a smaller fraction
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_fraction_allocation_properties(data):
+    ranks = data.draw(st.integers(1, 4))
+    counts = [data.draw(st.lists(st.integers(1, 25), min_size=0 if r else 1, max_size=4))
+              for r in range(ranks)]
+    heads = [data.draw(st.integers(5, 60)) if c else 0 for c in counts]
+    rbits = [data.draw(st.integers(1, 70)) if c else 0 for c in counts]
+    least = sum(fraction_payload_bits(c, h, b, 0, 1)
+                for c, h, b in zip(counts, heads, rbits, strict=True))
+    most = sum(fraction_payload_bits(c, h, b, 1, 1)
+               for c, h, b in zip(counts, heads, rbits, strict=True))
+    total = 8 * (data.draw(st.integers(least, most + 30)) // 8)
+    if total < least:
+        with pytest.raises(BudgetError, match="raise the budget"):
+            fraction_allocation(counts, heads, rbits, total)
+        return
+    _check_against_brute_force(counts, heads, rbits, total)
+    out = fraction_allocation(counts, heads, rbits, total)
+    assert (out.payload_bits <= out.allocation).all()
+    assert out.allocation.sum() <= total
+    assert (out.allocation % 8 == 0).all()
+    for c, a in zip(counts, out.allocation, strict=True):
+        assert (a == 0) == (len(c) == 0)  # an empty rank gets nothing
+
+
+def test_identical_ranks_at_an_exact_budget_get_equal_rows():
+    counts = [[30, 20, 10]] * 3
+    heads, rbits = [40] * 3, [24] * 3
+    total = sum(fraction_payload_bits(c, 40, 24, 1, 2) for c in counts)
+    out = fraction_allocation(counts, heads, rbits, total)
+    assert (out.numerator, out.denominator) == (1, 2)
+    assert all(r.tolist() == [15, 10, 5] for r in out.rows)
+    assert out.allocation.tolist() == out.payload_bits.tolist()
+
+
+def test_the_rule_follows_the_weight_kind():
+    assert uses_fraction_rule("uniform")
+    assert not any(uses_fraction_rule(m) for m in ("sensitivity", "lightweight", "rcc",
+                                                   "kcenter"))
+
+
+def _labelled_parts(seed=0):
+    """Three ranks: imbalanced classes, a missing class, a class of one row, duplicated
+    rows, a constant column, an outlier."""
+    rng = np.random.default_rng(seed)
+
+    def block(counts):
+        y = np.repeat(np.arange(len(counts)), counts)
+        X = rng.normal(size=(y.shape[0], 6)) + 3.0 * y[:, None]
+        return X, y
+
+    X0, y0 = block([300, 60, 10, 1])
+    X0[:40] = X0[40]  # duplicated rows
+    X0[:, 5] = 2.0  # a constant column on this rank
+    X1, y1 = block([20, 200, 0, 5])
+    X1[3] += 60.0  # an outlier
+    X2, y2 = block([150, 0, 80, 40])
+    keep = y1 != 2
+    return [(X0, y0), (X1[keep], y1[keep]), (X2, y2)]
+
+
+@pytest.mark.parametrize("budget", ["5%", "10%", "25%", "200%"])
+def test_reduce_parts_common_fraction_budgets_and_weights(budget):
+    parts = _labelled_parts()
+    res = reduce_parts(parts, budget=budget, random_state=3)
+    assert res.method == "uniform" and res.fraction is not None and res.curves is None
+    assert (res.payload_bits <= res.allocation).all()
+    assert res.allocation.sum() <= res.available_bits
+    assert res.file_bits <= res.budget_bits and 8 * len(res.payload) == res.file_bits
+    p, q = res.fraction
+    dec = res.coreset
+    start = 0
+    weights = {}  # class -> weights of every rank
+    for (_, y), qc in zip(parts, res.local, strict=True):
+        classes, n = np.unique(y, return_counts=True)
+        m = np.array([(qc.coreset_labels_ == c).sum() for c in classes])
+        floor = class_rows(n, p, q)
+        assert ((m == floor) | (m == floor + 1)).all()
+        assert ((m >= 1) & (m <= n)).all()
+        for c, nc, mc in zip(classes, n, m, strict=True):
+            w = qc.coreset_weights_[qc.coreset_labels_ == c]
+            assert np.allclose(w, nc / mc)  # uniform: one weight per class and rank
+            weights.setdefault(int(c), []).append(nc / mc)
+            f = p / q
+            if f * nc >= 2:  # not held at one row: the weight is 1 / f up to one row
+                assert 1 / (f + 1 / nc) - 1e-9 <= nc / mc <= 1 / (f - 1 / nc) + 1e-9
+        k = qc.size_
+        assert np.array_equal(dec.points[start:start + k], qc.coreset_)
+        start += k
+    if budget == "200%":
+        assert (p, q) == (1, 1) and all(np.allclose(ws, 1.0) for ws in weights.values())
+    again = reduce_parts(parts, budget=budget, random_state=3)
+    assert again.payload == res.payload
+
+
+def test_equal_weights_across_ranks_when_the_fraction_is_exact():
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1, 2], [30, 20, 10])
+    parts = [(rng.normal(size=(60, 4)) + y[:, None], y) for _ in range(2)]
+    first = reduce_parts(parts, budget="30%", bits=4, random_state=0)
+    # the rank's header bytes and bits per row, from its payload
+    rb = 4 * 4
+    heads = [len(qc.payload_) - (qc.size_ * rb + 7) // 8 for qc in first.local]
+    for k_num, k_den in ((1, 2), (1, 5), (7, 10)):
+        avail = sum(fraction_payload_bits([30, 20, 10], h, rb, k_num, k_den) for h in heads)
+        res = reduce_parts(parts, budget=avail + container_overhead_bits(2), bits=4,
+                           random_state=0)
+        assert res.fraction == (k_num, k_den)
+        dec = res.coreset
+        for c, n in ((0, 30), (1, 20), (2, 10)):
+            assert n * k_num % k_den == 0
+            assert np.allclose(dec.weights[dec.labels == c], k_den / k_num)
+
+
+def test_each_rank_quantizes_at_its_planned_depth():
+    parts = _labelled_parts(2)
+    res = reduce_parts(parts, budget="5%", random_state=7)
+    ref = proportional_allocation(res.n_rows, res.available_bits, res.minimum_bits)
+    for r, ((X, y), qc) in enumerate(zip(parts, res.local, strict=True)):
+        chosen = plan(X, int(ref[r]), y=y, method="uniform", quantizer="fixed",
+                      random_state=rank_seed(7, r)).chosen
+        assert qc.bits_ == chosen.bits
+
+
+def test_real_weight_constructors_keep_the_curves():
+    parts = _labelled_parts()
+    res = reduce_parts(parts, budget="6%", method="sensitivity", curve_fits=2,
+                       random_state=0)
+    assert res.method == "sensitivity" and res.fraction is None and res.curves is not None
+    assert (res.payload_bits <= res.allocation).all()
+    unlabelled = reduce_parts([X for X, _ in parts], budget="6%", curve_fits=2,
+                              random_state=0)
+    assert unlabelled.method == "sensitivity" and unlabelled.fraction is None
+
+
+def test_unlabelled_uniform_uses_one_fraction_and_empty_ranks_send_nothing():
+    rng = np.random.default_rng(0)
+    parts = [rng.normal(size=(n, 3)) for n in (400, 90, 0, 7)]
+    res = reduce_parts(parts, budget="8%", method="uniform", random_state=0)
+    p, q = res.fraction
+    assert res.allocation[2] == 0 and res.payload_bits[2] == 0
+    assert (res.payload_bits <= res.allocation).all()
+    assert res.allocation.sum() <= res.available_bits
+    for X, qc in zip(parts, res.local, strict=True):
+        if qc is not None:
+            floor = class_rows([X.shape[0]], p, q)[0]
+            assert qc.size_ in (floor, floor + 1)
