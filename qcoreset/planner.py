@@ -454,12 +454,17 @@ class QuantizationEffect:
             var = ~base.constant_
             U = np.zeros((Xs.shape[1], base.rank_))
             U[var], T = np.linalg.qr(base.basis_) if base.rank_ else (U[var], np.zeros((0, 0)))
-            QE = base._coefficient_values(base._column_codes(C, None)) - C
-            E = base._values(base._column_codes(C, None)) - Xs
+            codes = base._column_codes(C, None)
+            E = base._values(codes) - Xs
             A = E @ U
-            F = E - A @ U.T
-            ee_f, de_f, S_f = self._terms(F, self._D)
-            state = (base, C, T, A - QE @ T.T, self._D @ U, ee_f, de_f, S_f)
+            DU = self._D @ U
+            ee, de, S = self._terms(E, self._D)
+            a_ee, a_de, a_S = self._terms(A, DU)
+            # the fixed part f = e - a U^T, through ||f||^2 = ||e||^2 - ||a||^2 (f is
+            # orthogonal to U), d . f = d . e - (d U) . a and H f = H e - (H a) U^T
+            offset = A - (base._coefficient_values(codes) - C) @ T.T
+            state = (base, C, T, offset, DU, np.maximum(ee - a_ee, 0.0), de - a_de,
+                     S - a_S @ U.T)
             self._prepared[id(base)] = state
         _, C, T, offset, DU, ee_f, de_f, S_f = state
         A = (q._coefficient_values(q._column_codes(C, None)) - C) @ T.T + offset

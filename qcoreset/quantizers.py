@@ -26,8 +26,9 @@ import struct
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from ._bitpack import bits_to_codes, codes_to_bits
 from ._errors import InputError, PayloadError
@@ -54,6 +55,16 @@ def _row_chunks(X, elements: int = 1 << 21):
     """(start, length) of row blocks of about ``elements`` values, for bounded memory."""
     step = max(1, elements // max(1, X.shape[1]))
     return [(i, step) for i in range(0, X.shape[0], step)]
+
+
+def _check_fitted(q) -> None:
+    """scikit-learn's NotFittedError unless ``q`` was fitted (a cheap attribute check: the
+    planner calls fitted quantizers' methods many times)."""
+    if not hasattr(q, "constant_"):
+        raise NotFittedError(
+            f"This {type(q).__name__} instance is not fitted yet. Call 'fit' with "
+            "appropriate arguments before using this estimator."
+        )
 
 
 def _f32_down(v: np.ndarray) -> np.ndarray:
@@ -158,7 +169,7 @@ class Quantizer(TransformerMixin, BaseEstimator):
         InputError
             If ``bits`` is out of range.
         """
-        check_is_fitted(self, "constant_")
+        _check_fitted(self)
         # a shallow copy shares the bit-independent statistics; everything that depends
         # on the bit depth is recomputed (never modified in place) by _set_bits
         q = copy.copy(self)
@@ -186,13 +197,13 @@ class Quantizer(TransformerMixin, BaseEstimator):
 
         Values outside the fitted range are clipped to it.
         """
-        check_is_fitted(self, "constant_")
+        _check_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return self._values(self._codes(X, self._rng()))
 
     def encode(self, X) -> bytes:
         """Encode rows to bytes: ``n_bits(len(X))`` bits, padded to a whole byte."""
-        check_is_fitted(self, "constant_")
+        _check_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         bits = codes_to_bits(self._codes(X, self._rng()), self.bits_per_value_)
         return np.packbits(bits).tobytes()
@@ -205,7 +216,7 @@ class Quantizer(TransformerMixin, BaseEstimator):
         PayloadError
             If ``data`` is too short for ``n_rows`` rows.
         """
-        check_is_fitted(self, "constant_")
+        _check_fitted(self)
         need = self.n_bits(n_rows)
         if len(data) * 8 < need:
             raise PayloadError(
@@ -216,7 +227,7 @@ class Quantizer(TransformerMixin, BaseEstimator):
 
     def n_bits(self, n_rows: int) -> int:
         """Exact number of bits ``encode`` spends on ``n_rows`` rows (before byte padding)."""
-        check_is_fitted(self, "constant_")
+        _check_fitted(self)
         return int(n_rows) * self.value_bits_per_row_
 
     def row_error_bound(self, X) -> np.ndarray:
@@ -225,7 +236,7 @@ class Quantizer(TransformerMixin, BaseEstimator):
         Proven for rows inside the fitted range; rows outside it are clipped, and
         their bound includes the clipping distance.
         """
-        check_is_fitted(self, "constant_")
+        _check_fitted(self)
         X = np.asarray(X, dtype=np.float64)
         b = np.empty_like(X)
         var = ~self.constant_
@@ -290,7 +301,7 @@ class Quantizer(TransformerMixin, BaseEstimator):
 
     def params_bytes(self) -> bytes:
         """The fitted parameters as bytes, as stored in a payload header."""
-        check_is_fitted(self, "constant_")
+        _check_fitted(self)
         return self._constant_bytes() + self._params_bytes()
 
     def params_nbytes(self) -> int:
@@ -870,7 +881,7 @@ class ProjectionQuantizer(Quantizer):
     def row_error_bound(self, X) -> np.ndarray:
         """Per-row upper bound on ``||x - Q(x)||_2``: residual outside the basis plus
         coefficient rounding (and clipping) mapped back through the basis."""
-        check_is_fitted(self, "constant_")
+        _check_fitted(self)
         X = np.asarray(X, dtype=np.float64)
         var = ~self.constant_
         Z = X[:, var] - self.mean_
@@ -888,6 +899,15 @@ class ProjectionQuantizer(Quantizer):
         return float("nan")  # the residual of the data is not in the header
 
     # ------------------------------------------------------------------ header
+    def params_nbytes(self) -> int:
+        """Length of :meth:`params_bytes`, computed without packing the basis."""
+        _check_fitted(self)
+        d = self.constant_.size
+        nvar = int((~self.constant_).sum())
+        r = self.rank_
+        const = (d + 7) // 8 + 4 * (d - nvar)
+        return const + 5 + 4 * nvar + 16 * r + (r * nvar * int(self.basis_bits) + 7) // 8
+
     def _params_bytes(self) -> bytes:
         head = struct.pack("<IB", self.rank_, int(self.basis_bits))
         codes = np.packbits(codes_to_bits(self._basis_codes, int(self.basis_bits))).tobytes()

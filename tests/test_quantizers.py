@@ -254,3 +254,10 @@ def test_pca_on_constant_data_sends_no_bits():
     q = get_quantizer("pca", 3).fit(np.ones((10, 3)))
     assert q.rank_ == 0 and q.value_bits_per_row_ == 0
     assert np.array_equal(q.transform(np.ones((2, 3))), np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("basis_bits", [2, 5, 8, 13])
+def test_pca_header_size_is_computed_exactly(rng, basis_bits):
+    X = low_rank(rng, n=120, d=17)
+    q = get_quantizer("pca", 3, basis_bits=basis_bits, rank=5).fit(X)
+    assert q.params_nbytes() == len(q.params_bytes())
