@@ -9,14 +9,15 @@ that need no labels are reduced without labels (labels would cost header bits).
 
 Methods: ``planner`` (the defaults: ``method="auto"`` -- sensitivity sampling without
 labels, uniform sampling per class with labels, rows split across classes by
-``class_allocation="optimal"`` --, fixed grid, bits and size chosen by the planner),
+``class_allocation="optimal"`` --, ``quantizer="auto"``: the per-column grid or
+principal-component transform coding, bits and size chosen by the planner),
 ``uniform@planner-bits`` / ``sensitivity@planner-bits`` (the other constructor at the
 planner's bits), ``planner+refine`` (sensitivity with ``refine_weights=True``),
 ``planner/mass-classes`` (labelled tasks: class sizes proportional to mass),
 ``uniform+f32`` and ``sensitivity+f32`` (float32 values), ``rcc@8``. The **oracle
 gap** compares the planner's pick with the best of a grid of (size, bits) pairs that fit
-the budget (the largest size at each bit depth in ``--grid-bits``), all measured on the
-same task.
+the budget (the largest size at each bit depth in ``--grid-bits`` with the per-column grid,
+and in ``--grid-pca-bits`` with transform coding), all measured on the same task.
 
 Usage::
 
@@ -107,8 +108,13 @@ def load(name):
 # ----------------------------------------------------------------------------- methods
 
 
-def reducers(budget, seed, planner_bits, planner_method, labelled=False):
-    """The methods compared at one budget, besides the planner itself."""
+def reducers(budget, seed, planner_bits, planner_method, labelled=False,
+             planner_quantizer="fixed"):
+    """The methods compared at one budget, besides the planner itself.
+
+    ``rcc@8`` and the ``grid@`` pairs use the per-column grid (``fixed``); the
+    ``@planner-bits`` rows use the planner's quantizer and depth.
+    """
     out = {
         "planner+refine": QuantizedCoreset(budget=budget, method="sensitivity",
                                            refine_weights=True, random_state=seed),
@@ -116,8 +122,8 @@ def reducers(budget, seed, planner_bits, planner_method, labelled=False):
                                         random_state=seed),
         "sensitivity+f32": QuantizedCoreset(budget=budget, method="sensitivity",
                                             quantizer="none", random_state=seed),
-        "rcc@8": QuantizedCoreset(budget=budget, method="rcc", bits=8, random_state=seed,
-                                  method_params={"max_iter": 10}),
+        "rcc@8": QuantizedCoreset(budget=budget, method="rcc", quantizer="fixed", bits=8,
+                                  random_state=seed, method_params={"max_iter": 10}),
     }
     if labelled:
         out["planner/mass-classes"] = QuantizedCoreset(budget=budget, class_allocation="mass",
@@ -125,7 +131,8 @@ def reducers(budget, seed, planner_bits, planner_method, labelled=False):
     for other in ("uniform", "sensitivity"):
         if other != planner_method:
             out[f"{other}@planner-bits"] = QuantizedCoreset(
-                budget=budget, method=other, bits=planner_bits, random_state=seed)
+                budget=budget, method=other, quantizer=planner_quantizer, bits=planner_bits,
+                random_state=seed)
     return out
 
 
@@ -243,15 +250,19 @@ def run(args):
                         print(f"  {budget}: {exc}")
                         continue
                     cand = {"planner": planner}
-                    others = reducers(budget, seed, planner.bits_, planner.method_, labelled)
+                    others = reducers(budget, seed, planner.bits_, planner.method_, labelled,
+                                      planner.quantizer_.name)
                     for mname, qc in others.items():
                         if mname == "rcc@8" and planner.size_ > args.skip_rcc_above:
                             continue
                         if args.methods is None or mname in args.methods:
                             cand[mname] = qc
                     for s in args.grid_bits:
-                        cand[f"grid@{s}"] = QuantizedCoreset(budget=budget, bits=s,
-                                                             random_state=seed)
+                        cand[f"grid@{s}"] = QuantizedCoreset(budget=budget, quantizer="fixed",
+                                                             bits=s, random_state=seed)
+                    for s in args.grid_pca_bits:
+                        cand[f"grid-pca@{s}"] = QuantizedCoreset(
+                            budget=budget, quantizer="pca", bits=s, random_state=seed)
                     for mname, qc in cand.items():
                         try:
                             if mname != "planner":
@@ -269,6 +280,7 @@ def run(args):
                             row = {
                                 "dataset": dname, "budget": budget, "seed": seed,
                                 "method": mname, "task": tname, "size": qc.size_,
+                                "quantizer": qc.quantizer_.name,
                                 "bits": qc.bits_, "payload_bits": qc.payload_bits_,
                                 "budget_bits": qc.budget_bits_,
                                 "reduction": qc.reduction_, "metric": res.metric,
@@ -298,7 +310,7 @@ def oracle_gaps(rows):
     keys = sorted({(r["dataset"], r["budget"], r["seed"], r["task"]) for r in rows})
     for key in keys:
         sel = [r for r in rows if (r["dataset"], r["budget"], r["seed"], r["task"]) == key]
-        grid = [r for r in sel if r["method"].startswith("grid@")]
+        grid = [r for r in sel if r["method"].startswith("grid")]
         pick = [r for r in sel if r["method"] == "planner"]
         if grid and pick:
             best = min(grid + pick, key=lambda r: r["error"])
@@ -329,6 +341,8 @@ def summarise(rows, out: Path):
             "dataset": dset, "budget": budget, "task": task, "method": method,
             "seeds": len(sel), "size": int(np.median([r["size"] for r in sel])),
             "bits": int(np.median([r["bits"] for r in sel])),
+            "quantizer": max(sorted({r.get("quantizer", "") for r in sel}),
+                             key=[r.get("quantizer", "") for r in sel].count),
             "reduction": float(np.median([r["reduction"] for r in sel])),
             "median_error": float(np.median([r["error"] for r in sel])),
             "plan_seconds": float(np.median([r["plan_seconds"] for r in sel])),
@@ -348,12 +362,12 @@ def summarise(rows, out: Path):
     print("\nmedian over seeds; error = normalized cost - 1 (kmeans, pca) or accuracy "
           "degradation (svm, logreg, mlp); lower is better")
     print(f"{'dataset':<14} {'budget':>6} {'task':<7} {'method':<22} {'size':>6} {'bits':>4} "
-          f"{'reduction':>9} {'error':>8}")
+          f"{'quant':>5} {'reduction':>9} {'error':>8}")
     for s in summary:
-        if s["method"].startswith("grid@"):
+        if s["method"].startswith("grid"):
             continue
         print(f"{s['dataset']:<14} {s['budget']:>6} {s['task']:<7} {s['method']:<22} "
-              f"{s['size']:>6} {s['bits']:>4} {100 * s['reduction']:8.2f}% "
+              f"{s['size']:>6} {s['bits']:>4} {s['quantizer']:>5} {100 * s['reduction']:8.2f}% "
               f"{s['median_error']:+8.4f}")
     if oracle:
         print("\noracle gap (planner error - best grid error), median over seeds:")
@@ -386,7 +400,7 @@ def _plot(summary, out: Path):
         fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.4), squeeze=False)
         for ax, task in zip(axes[0], tasks, strict=True):
             methods = sorted({s["method"] for s in summary if s["dataset"] == dset
-                              and s["task"] == task and not s["method"].startswith("grid@")})
+                              and s["task"] == task and not s["method"].startswith("grid")})
             for method in methods:
                 sel = sorted((s for s in summary if (s["dataset"], s["task"], s["method"])
                               == (dset, task, method)), key=lambda s: float(s["budget"][:-1]))
@@ -403,6 +417,39 @@ def _plot(summary, out: Path):
         plt.close(fig)
 
 
+def timing(args) -> int:
+    """Planner time against coreset construction time only (no tasks are trained).
+
+    For every dataset, budget, seed and labelling (without and with labels), one default
+    ``QuantizedCoreset`` fit; prints ``plan`` and ``build`` seconds and their ratio, and
+    the median ratio over the fits where a coreset was built (not every row sent).
+    """
+    ratios = []
+    for dname in args.datasets:
+        Xtr, ytr, _, _ = load(dname)
+        for budget in args.budgets:
+            for labelled in (False, True):
+                for seed in range(args.seeds):
+                    try:
+                        qc = QuantizedCoreset(budget=budget, random_state=seed).fit(
+                            Xtr, ytr if labelled else None)
+                    except BudgetError as exc:
+                        print(f"{dname} {budget}: {exc}")
+                        break
+                    t = qc.timings_
+                    ratio = t["plan"] / max(t["build"], 1e-9)
+                    if not qc.sent_all_:
+                        ratios.append(ratio)
+                    print(f"{dname} {budget} {'labelled' if labelled else 'X only'} seed {seed}: "
+                          f"{qc.quantizer_.name} {qc.bits_} bits x {qc.size_} rows; plan "
+                          f"{t['plan']:.3f} s, build {t['build']:.3f} s, ratio {ratio:.3f}",
+                          flush=True)
+    if ratios:
+        print(f"planner time / coreset construction time: median {np.median(ratios):.3f} "
+              f"over {len(ratios)} fits (max {max(ratios):.3f})")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", nargs="+",
@@ -412,6 +459,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--grid-bits", type=int, nargs="*", default=[1, 2, 3, 4, 6, 8, 12, 16],
                    help="bit depths of the oracle grid (none: no grid, no oracle gap)")
+    p.add_argument("--grid-pca-bits", type=int, nargs="*", default=[],
+                   help="further oracle grid pairs with the pca quantizer at these depths")
     p.add_argument("--methods", nargs="+",
                    help="methods besides the planner and the grid (default: all of "
                    "planner+refine, uniform+f32, sensitivity+f32, rcc@8, planner/mass-classes, "
@@ -429,12 +478,17 @@ def main(argv=None) -> int:
     p.add_argument("--resume", action="store_true",
                    help="keep the rows of an interrupted run (OUT/reduction-partial.csv) and "
                    "measure only what is missing")
+    p.add_argument("--timing-only", action="store_true",
+                   help="measure only the planner's time against the construction time of the "
+                   "default reduction (no tasks)")
     p.add_argument("--summarise-only", action="store_true",
                    help="print and save the summary of OUT/reduction-partial.csv without "
                    "measuring anything")
     p.add_argument("--out", type=Path, default=HERE / "results")
     args = p.parse_args(argv)
     args.task_params = _task_params(args.task_params)
+    if args.timing_only:
+        return timing(args)
     if args.summarise_only:
         rows = _read_partial(args.out / "reduction-partial.csv")
         if not rows:
