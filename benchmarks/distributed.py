@@ -11,7 +11,10 @@ Subcommands (results go to ``benchmarks/results/distributed-*``):
     (class-aware coresets) and both tasks are trained on the same merged coreset:
     ``kmeans`` (normalized cost: coreset model's cost on all training rows / full model's,
     lower is better) and ``logreg`` (accuracy degradation on the test split, lower is
-    better). The seed drives the split and the reduction.
+    better). The seed drives the split and the reduction. The constructor is the
+    distributed default (``method="auto"``: uniform per class, since labels travel), so
+    ``optimal`` is the common-fraction rule; each row of the CSV records the constructor,
+    the fraction and every rank's bit depth.
 ``mpi``
     Real ``mpiexec`` jobs: Fashion-MNIST at 1 % with 4 ranks (k-means normalized cost of
     the written container), bytes sent per rank, and wall time against the number of
@@ -147,6 +150,12 @@ def cmd_quality(args) -> None:
                                 "coreset_size": int(res.coreset.header["coreset_size"]),
                                 "curve_weight": "" if res.curve_weight is None else " ".join(
                                     f"{w:.3f}" for w in res.curve_weight),
+                                "method": res.method,
+                                "fraction": "" if res.fraction is None else
+                                "{}/{}".format(*res.fraction),
+                                "bits_per_value": " ".join(
+                                    "0" if h is None else str(h["bits_per_value"])
+                                    for h in res.coreset.header["parts"]),
                                 "reduce_seconds": round(t_red, 3),
                             })
                         print(f"  {split:>15} N={n_ranks} seed={seed} {rule:>7}: "
