@@ -26,6 +26,14 @@ does not average out and stays even when every row is sent. ``V_s``, ``V`` and
 few bits per value and more rows are usually better (``benchmarks/reduction.py``
 measures the gap to the best pair).
 
+With ``quantizer="auto"`` the candidates are every (quantizer, depth) pair of the
+per-column grid ``fixed`` and the transform coder ``pca`` (rows sent as ``r``
+principal-component coefficients, the basis in the header), ranked by the same
+prediction: what ``pca`` drops outside its ``r`` components is part of its error
+``Q(p) - p`` and enters ``V_s`` and ``beta`` like rounding does. Its depths are measured
+in the coordinates of its basis (:meth:`QuantizationEffect.at`), which costs
+``O(n r^2)`` per depth after one evaluation in the data space.
+
 ``E_cs(m)`` comes from a *proxy* chosen by name (:data:`PROXIES`):
 
 ``exact``
