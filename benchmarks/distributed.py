@@ -128,7 +128,7 @@ def cmd_quality(args) -> None:
                 for seed in range(args.seeds):
                     idx = split_rows(X.shape[0], n_ranks, split, y=y, seed=seed)
                     parts = [(X[i], y[i]) for i in idx]
-                    for rule in RULES:
+                    for rule in args.rules:
                         t0 = time.perf_counter()
                         res = reduce_parts(parts, budget=budget, allocation=rule,
                                            random_state=seed)
@@ -152,7 +152,7 @@ def cmd_quality(args) -> None:
                                     f"{w:.3f}" for w in res.curve_weight),
                                 "method": res.method,
                                 "fraction": "" if res.fraction is None else
-                                "{}/{}".format(*res.fraction),
+                                f"{res.fraction:.6g}",
                                 "bits_per_value": " ".join(
                                     "0" if h is None else str(h["bits_per_value"])
                                     for h in res.coreset.header["parts"]),
@@ -161,6 +161,8 @@ def cmd_quality(args) -> None:
                         print(f"  {split:>15} N={n_ranks} seed={seed} {rule:>7}: "
                               + ", ".join(f"{r['task']} {r['error']:.4f}"
                                           for r in rows[-len(args.tasks):])
+                              + ("" if res.fraction is None else
+                                 f"  level {res.fraction:.4f}")
                               + f"  alloc {res.allocation.tolist()}  ({t_red:.1f} s)",
                               flush=True)
                     _write_csv(RESULTS / f"distributed-{tag}.csv", rows)
@@ -389,6 +391,9 @@ def main(argv=None) -> None:
     q.add_argument("--budget", help="budget for every dataset (default: digits 5%%, "
                    "fashion-mnist 1%%)")
     q.add_argument("--tag", help="suffix of the result files (default: quality)")
+    q.add_argument("--rules", nargs="+", default=list(RULES), choices=RULES,
+                   help="allocation rules to run (default: all four); the summary of "
+                   "several CSV files lets a later file's rows replace an earlier one's")
     m = sub.add_parser("mpi", help="real mpiexec runs: quality, bytes per rank, wall time")
     m.add_argument("--dataset", default="fashion-mnist")
     m.add_argument("--budget", default="1%")

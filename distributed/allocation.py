@@ -11,20 +11,24 @@ whole bytes (payloads are whole bytes, so a bit beyond a multiple of 8 would be 
     the class, and for a given number of rows ``m_c = sum_r m_rc`` its effective sample
     size ``(sum w)^2 / sum w^2 = N_c^2 / sum_r n_rc^2 / m_rc`` is largest, and the
     variance of every class total it estimates smallest among the ranks' splits, when all
-    weights are equal, i.e. every rank samples every class with the *same* fraction
-    ``f = m_rc / n_rc`` (Cauchy–Schwarz; proportional allocation, the optimum of a
-    stratified sample whose strata do not differ in spread). The root therefore does not
-    fit curves here: it computes the largest common fraction whose payloads fit
-    (:func:`common_fraction`). Rank r's rows of class c at fraction ``f = p / q`` are
-    ``m_rc = min(n_rc, max(1, floor(p n_rc / q)))`` (at least one row per class, as
-    every payload needs); its payload at depth ``s`` is, exactly as the encoder writes
-    it, ``8 (H_r(s) + ceil(sum_c m_rc R_r(s) / 8))`` with ``H_r(s)`` its header bytes
-    and ``R_r(s)`` its bits per row (the planner's pricing,
+    its weights are equal, i.e. every rank samples the class with the *same* fraction
+    ``f_c = m_rc / n_rc`` (Cauchy–Schwarz; proportional allocation, the optimum of a
+    stratified sample whose strata do not differ in spread). Across classes the fractions
+    follow the single-node estimator's rule of sampling spread-out classes more densely:
+    ``f_c = t g_c``, with ``g_c`` proportional to the class's root mean squared distance
+    to its mean, computed from the class moments pooled over all ranks (Neyman
+    allocation, :func:`class_multipliers`; ``g = 1`` without labels). The root does not
+    fit curves here: it computes the largest level ``t`` whose payloads fit
+    (:func:`common_fraction`). Rank r's rows of class c at level ``t`` are
+    ``m_rc = min(n_rc, max(1, floor(t g_c n_rc)))`` (at least one row per class, as every
+    payload needs); its payload is, exactly as the encoder writes it,
+    ``8 (H_r + ceil(sum_c m_rc R_r / 8))`` with ``H_r`` its header bytes and ``R_r`` its
+    bits per row at its bit depth (the planner's pricing,
     :func:`qcoreset.payload.payload_nbytes`). The total is a non-decreasing step function
-    of ``f`` that only changes at the fractions ``k / n_rc``, so a binary search over
-    these breakpoints finds the exact largest feasible ``f``; the rows of the next
+    of ``t`` that only changes at the levels ``k / (n_rc g_c)``, so a binary search over
+    these breakpoints finds the exact largest feasible ``t``; the rows of the next
     breakpoint are added one at a time while they fit (a class then has one row more than
-    ``floor(f n_rc)``, as rounding allows anyway). Every rank is allotted exactly its
+    ``floor(t g_c n_rc)``, as rounding allows anyway). Every rank is allotted exactly its
     payload, plus a share of the leftover whole bytes (less than the price of one more
     row) in proportion to its rows; it sends the payload it was priced at, so
     ``8 len(payload_r) <= B_r`` and ``sum_r B_r <= B``. Without labels the rank's rows
@@ -126,6 +130,7 @@ __all__ = [
     "fraction_allocation",
     "FractionSplit",
     "CommonFraction",
+    "class_multipliers",
 ]
 
 #: allocation rules, in the order the benchmark reports them
@@ -722,9 +727,12 @@ class CommonFraction(NamedTuple):
     rows: list
     #: every rank's exact payload bits
     payload_bits: np.ndarray
+    #: the level ``t`` every class reached (its fraction is ``t g_c``; with ``scale=None``
+    #: ``numerator / denominator``)
+    level: float = 0.0
 
 
-def common_fraction(counts, header_bytes, row_bits, total: int):
+def common_fraction(counts, header_bytes, row_bits, total: int, scale=None):
     """The largest sampling fraction common to all ranks whose payloads fit ``total`` bits.
 
     Rank ``r`` sends ``m_rc`` rows of class ``c``; its payload is
@@ -749,6 +757,11 @@ def common_fraction(counts, header_bytes, row_bits, total: int):
         depth in use.
     total : int
         Bits available to all payloads together.
+    scale : sequence of array-like of float or None
+        Per rank, a positive multiplier ``g_c`` of each class's fraction (the same for a
+        class on every rank, :func:`class_multipliers`): class ``c`` is sampled with the
+        fraction ``t g_c`` and its row ``k`` is added at the level ``t = k / (n_rc g_c)``;
+        the search is over the level ``t``. None: ``g_c = 1``, one fraction for all.
 
     Returns
     -------
@@ -767,28 +780,42 @@ def common_fraction(counts, header_bytes, row_bits, total: int):
         raise InputError("counts, header_bytes and row_bits need one entry per rank")
     if any((n < 0).any() for n in counts):
         raise InputError("class counts must be non-negative")
+    if scale is None:
+        scale = [np.ones(n.shape[0]) for n in counts]
+    scale = [np.asarray(g, dtype=np.float64).ravel() for g in scale]
+    if len(scale) != ranks or any(g.shape != n.shape for g, n in zip(scale, counts,
+                                                                      strict=True)):
+        raise InputError("scale needs one multiplier per class of every rank")
+    if any(not (np.isfinite(g).all() and (g > 0).all()) for g in scale):
+        raise InputError("class multipliers must be positive and finite")
+    scale = [g[n > 0] for g, n in zip(scale, counts, strict=True)]
     counts = [n[n > 0] for n in counts]
     base = np.array([n.shape[0] for n in counts], dtype=np.int64)
     if int(_payloads(base, header_bytes, row_bits).sum()) > total:
         return None
     # every breakpoint k / n_rc with its rank and class; k = 1 adds no row (a class
     # always has one) but is a fraction the classes reach
-    num, den, rank_of, cls_of = [], [], [], []
+    num, den, rank_of, cls_of, mult = [], [], [], [], []
     for r, n in enumerate(counts):
         for c, k in enumerate(n.tolist()):
             num.append(np.arange(1, k + 1))
             den.append(np.full(k, k))
             rank_of.append(np.full(k, r))
             cls_of.append(np.full(k, c))
+            mult.append(np.full(k, scale[r][c]))
     if num:
         num, den, rank_of, cls_of = (np.concatenate(a).astype(np.int64)
                                      for a in (num, den, rank_of, cls_of))
+        mult = np.concatenate(mult)
     else:
         num = den = rank_of = cls_of = np.zeros(0, dtype=np.int64)
-    order = np.lexsort((cls_of, rank_of, -den, num / np.maximum(den, 1)))
-    num, den, rank_of, cls_of = num[order], den[order], rank_of[order], cls_of[order]
+        mult = np.ones(0)
+    # the level of a breakpoint; with unit multipliers the correctly rounded k / n, which
+    # equal rationals share
+    value = np.where(mult == 1.0, num / np.maximum(den, 1), num / (np.maximum(den, 1) * mult))
+    order = np.lexsort((cls_of, rank_of, -den, value))
+    num, den, rank_of, cls_of, value = (a[order] for a in (num, den, rank_of, cls_of, value))
     adds = (num >= 2).astype(np.int64)
-    value = num / np.maximum(den, 1)
 
     def bits(length: int) -> int:
         m = base + np.bincount(rank_of[:length], weights=adds[:length],
@@ -810,13 +837,15 @@ def common_fraction(counts, header_bytes, row_bits, total: int):
         rows[r][c] += 1
     if lo == num.shape[0]:
         p, q = 1, 1
-    else:  # the largest fraction every class has reached: below the next row's
+        level = float(value.max(initial=1.0))
+    else:  # the largest level every class has reached: below the next row's
         done = np.flatnonzero(value[:lo] < value[lo])
         p, q = (0, 1) if done.size == 0 else (int(num[done[-1]]), int(den[done[-1]]))
+        level = 0.0 if done.size == 0 else float(value[done[-1]])
         g = int(np.gcd(p, q))
         p, q = p // g, q // g
     m = np.array([int(x.sum()) for x in rows], dtype=np.int64)
-    return CommonFraction(p, q, rows, _payloads(m, header_bytes, row_bits))
+    return CommonFraction(p, q, rows, _payloads(m, header_bytes, row_bits), level)
 
 
 class FractionSplit(NamedTuple):
@@ -831,10 +860,12 @@ class FractionSplit(NamedTuple):
     denominator: int
     #: rows per class of every rank (positive-weight classes in sorted order)
     rows: list
+    #: the level every class reached (its fraction is the level times its multiplier)
+    level: float = 0.0
 
 
-def fraction_allocation(counts, header_bytes, row_bits, total: int, *, shares=None,
-                        granularity: int = BYTE) -> FractionSplit:
+def fraction_allocation(counts, header_bytes, row_bits, total: int, *, scale=None,
+                        shares=None, granularity: int = BYTE) -> FractionSplit:
     """``optimal`` for constant-weight constructors: one sampling fraction for all ranks.
 
     The largest common fraction whose exact payloads fit ``total``
@@ -850,6 +881,8 @@ def fraction_allocation(counts, header_bytes, row_bits, total: int, *, shares=No
         Fixed bytes and bits per row of every rank's payload at its bit depth.
     total : int
         Bits available to all payloads.
+    scale : sequence of array-like of float or None
+        Per rank, the multiplier of each class's fraction (:func:`common_fraction`).
     shares : array-like or None
         How the leftover units are shared.
     granularity : int, default 8
@@ -877,7 +910,7 @@ def fraction_allocation(counts, header_bytes, row_bits, total: int, *, shares=No
     rbits = np.asarray(row_bits, dtype=np.int64).ravel()
     if not (heads.shape[0] == rbits.shape[0] == len(counts)):
         raise InputError("counts, header_bytes and row_bits need one entry per rank")
-    res = common_fraction(counts, heads, rbits, int(total))
+    res = common_fraction(counts, heads, rbits, int(total), scale)
     if res is None:
         base = [int((c > 0).sum()) for c in counts]
         need = int(_payloads(base, heads, rbits).sum())
@@ -890,4 +923,79 @@ def fraction_allocation(counts, header_bytes, row_bits, total: int, *, shares=No
         else np.asarray(shares, dtype=np.float64)
     alloc = proportional_allocation(np.where(live, shares, 0.0), int(total),
                                     res.payload_bits, granularity=granularity)
-    return FractionSplit(alloc, res.payload_bits, res.numerator, res.denominator, res.rows)
+    return FractionSplit(alloc, res.payload_bits, res.numerator, res.denominator, res.rows,
+                         res.level)
+
+
+def class_multipliers(stats) -> list:
+    """Multipliers ``g_c`` of the classes' fractions, from the ranks' class moments.
+
+    Uniform sampling of ``m_c`` of the ``N_c`` rows of class ``c`` estimates a class total
+    ``sum_p y_p`` with variance ``N_c^2 R_c^2 (1 / m_c - 1 / N_c)``, ``R_c^2`` the mean of
+    ``y^2`` over the class; for the planner's test function ``y_p = ||p - mu_c||`` (its
+    sampling proxy with one centre per class) ``R_c^2`` is the class's mean squared
+    distance to its mean. The sampling errors of the classes add in quadrature (as the
+    ranks' do, :func:`combination`), and the sum of the variances under ``sum_c m_c = M``
+    is smallest for ``m_c ∝ N_c R_c`` (Neyman allocation; exact, the finite-population
+    term does not depend on ``m_c``): the fraction ``f_c = m_c / N_c`` is proportional to
+    ``R_c``, so spread out classes are sampled more densely, as the single-node estimator's
+    :func:`qcoreset.planner.class_sizes` does. Here ``N_c``, ``mu_c`` and ``R_c`` are the
+    *pooled* class moments over all ranks, so a class gets the same multiplier, hence the
+    same fraction, on every rank; the multipliers are scaled to a largest value of 1.
+
+    Parameters
+    ----------
+    stats : sequence of tuple or None
+        Per rank ``(classes, rows, mass, sums, squares)``: its positive-weight classes,
+        their rows ``n_rc``, masses ``U_rc``, weighted column sums ``sum u p`` (shape
+        ``(classes, d)``) and weighted squared norms ``sum u ||p||^2``; None for a rank
+        without rows.
+
+    Returns
+    -------
+    list of ndarray or None
+        Per rank, the multiplier of each of its classes (None for an empty rank).
+
+    Examples
+    --------
+    >>> one = ([0, 1], [4, 4], [4.0, 4.0], [[0.0], [0.0]], [4.0, 32.0])
+    >>> [g.round(3).tolist() for g in class_multipliers([one, one])]
+    [[0.354, 1.0], [0.354, 1.0]]
+    """
+    index, n_tot, u_tot, s1, s2 = {}, [], [], [], []
+    for st in stats:
+        if st is None:
+            continue
+        classes, rows, mass, sums, squares = st
+        sums = np.asarray(sums, dtype=np.float64)
+        for j, c in enumerate(list(classes)):
+            key = c.item() if hasattr(c, "item") else c
+            if key not in index:
+                index[key] = len(index)
+                n_tot.append(0.0)
+                u_tot.append(0.0)
+                s1.append(np.zeros(sums.shape[1]))
+                s2.append(0.0)
+            i = index[key]
+            n_tot[i] += float(rows[j])
+            u_tot[i] += float(mass[j])
+            s1[i] = s1[i] + sums[j]
+            s2[i] += float(squares[j])
+    n_tot, u_tot, s2 = (np.array(a, dtype=np.float64) for a in (n_tot, u_tot, s2))
+    if not index:
+        return [None for _ in stats]
+    s1 = np.stack(s1)
+    mu2 = np.einsum("ij,ij->i", s1, s1) / np.maximum(u_tot, 1e-300) ** 2
+    # R_c: the root mean squared distance of the class's rows to its mean
+    g = np.sqrt(np.maximum(s2 / np.maximum(u_tot, 1e-300) - mu2, 0.0))
+    top = float(g.max())
+    g = g / top if top > 0 else np.ones_like(g)
+    g = np.maximum(g, 1e-6)  # a class without spread still keeps one row per rank
+    out = []
+    for st in stats:
+        if st is None:
+            out.append(None)
+            continue
+        out.append(np.array([g[index[c.item() if hasattr(c, "item") else c]]
+                             for c in list(st[0])], dtype=np.float64))
+    return out

@@ -332,6 +332,7 @@ def _cmd_reduce(args, comm) -> int:
         "split": None if args.shards else args.split,
         "output": out,
         "method": res.method,
+        "fraction": res.fraction,
         "quantizer": args.quantizer,
         "task": args.task,
         "seed": args.seed,

@@ -59,6 +59,7 @@ from .allocation import (
     CURVE_FITS,
     TIE_TOLERANCE,
     check_minimums,
+    class_multipliers,
     combination,
     curve_budgets,
     fraction_allocation,
@@ -118,9 +119,13 @@ class DistributedResult:
     method : str
         The constructor every rank used (``"auto"`` resolved: ``"uniform"`` with labels,
         ``"sensitivity"`` without).
-    fraction : tuple of int or None
-        For ``optimal`` with a constant-weight constructor: the common sampling fraction
-        ``(numerator, denominator)`` every rank sampled its classes with.
+    fraction : float or None
+        For ``optimal`` with a constant-weight constructor: the level ``t`` every class
+        reached; class ``c`` is sampled on every rank with the fraction ``t g_c`` (up to
+        one row), ``g_c`` its multiplier (1 without labels).
+    class_multipliers : dict or None
+        With ``fraction`` and labels: every class's multiplier ``g_c``
+        (:func:`~qcoreset.distributed.allocation.class_multipliers`).
     timings : dict
         Wall seconds of the phases on this rank (``validate``, ``allocate``, ``reduce``,
         ``gather``, ``total``).
@@ -143,7 +148,8 @@ class DistributedResult:
     raw_curves: list | None = None
     curve_weight: np.ndarray | None = None
     method: str = ""
-    fraction: tuple | None = None
+    fraction: float | None = None
+    class_multipliers: dict | None = None
     timings: dict = field(default_factory=dict)
 
     @property
@@ -329,13 +335,46 @@ def _local_fraction_table(Xl, yl, ul, reference: int, n_groups: int, params: _Pa
     return buf
 
 
-def _fraction_split(allbuf: np.ndarray, available: int, n_all):
+def _local_class_stats(Xl, yl, ul):
+    """(classes, rows, mass, weighted sums, weighted squared norms) of the rank's
+    positive-weight classes, for :func:`~qcoreset.distributed.allocation.class_multipliers`;
+    None for a rank without rows or labels."""
+    if Xl is None or yl is None:
+        return None
+    pos = ul > 0
+    classes, inv = np.unique(yl[pos], return_inverse=True)
+    k = classes.shape[0]
+    X = np.asarray(Xl[pos], dtype=np.float64)
+    u = ul[pos]
+    sums = np.zeros((k, X.shape[1]))
+    np.add.at(sums, inv, u[:, None] * X)
+    squares = np.bincount(inv, weights=u * np.einsum("ij,ij->i", X, X), minlength=k)
+    return (classes.tolist(), np.bincount(inv, minlength=k).tolist(),
+            np.bincount(inv, weights=u, minlength=k).tolist(), sums, squares.tolist())
+
+
+def _multiplier_table(stats) -> dict | None:
+    """``{class: g_c}`` over all ranks (None without labels)."""
+    if not any(st is not None for st in stats):
+        return None
+    table = {}
+    for st, g in zip(stats, class_multipliers(stats), strict=True):
+        if st is not None:
+            table.update(zip(st[0], g.tolist(), strict=True))
+    return table
+
+
+def _fraction_split(allbuf: np.ndarray, available: int, n_all, stats):
     """The root's ``optimal`` split for a constant-weight constructor (see
-    :func:`~qcoreset.distributed.allocation.fraction_allocation`)."""
+    :func:`~qcoreset.distributed.allocation.fraction_allocation`); ``stats`` are the
+    ranks' class moments (None without labels: one fraction for all rows)."""
     heads = np.nan_to_num(allbuf[:, 1]).astype(np.int64)
     rbits = np.nan_to_num(allbuf[:, 2]).astype(np.int64)
     counts = [c[~np.isnan(c)].astype(np.int64) for c in allbuf[:, 3:]]
-    return fraction_allocation(counts, heads, rbits, int(available),
+    scale = None
+    if any(st is not None for st in stats):
+        scale = [np.ones(0) if g is None else g for g in class_multipliers(stats)]
+    return fraction_allocation(counts, heads, rbits, int(available), scale=scale,
                                shares=np.asarray(n_all, dtype=np.float64))
 
 
@@ -541,7 +580,8 @@ def reduce_parts(
         reference = proportional_allocation(n_all, available, minimums)
         allbuf = np.stack(each(lambda r, loc: _local_fraction_table(
             loc[0], loc[1], loc[2], reference[r], groups, params, seeds[r]), local))
-        split = _fraction_split(allbuf, available, n_all)
+        stats = each(lambda r, loc: _local_class_stats(loc[0], loc[1], loc[2]), local)
+        split = _fraction_split(allbuf, available, n_all, stats)
         alloc, pooled = split.allocation, None
     else:
         if allocation == "optimal":
@@ -572,7 +612,8 @@ def reduce_parts(
         local=[qc for qc, _ in fitted], method=params.method,
     )
     if split is not None:
-        result.fraction = (split.numerator, split.denominator)
+        result.fraction = split.level
+        result.class_multipliers = _multiplier_table(stats)
     if pooled is not None:
         result.curves, result.raw_curves = pooled.curves, curves
         result.curve_weight = pooled.own_weight
@@ -705,6 +746,8 @@ def reduce_distributed(
                          groups, params, seed)
         allbuf = np.empty((size, buf.shape[0]), dtype=np.float64)
         comm.Allgather(buf, allbuf)
+        # class labels and moments: a small mixed object, gathered pickled
+        stats = comm.gather(run_agreed(comm, _local_class_stats, Xl, yl, ul), root=root)
     elif allocation == "optimal":
         grid = _curve_grid(minimums, maximums, live, params.curve_points)
         buf = run_agreed(comm, _local_curve, Xl, yl, ul, grid, params, seed)
@@ -715,15 +758,17 @@ def reduce_distributed(
         costs = np.empty(size, dtype=np.float64)
         comm.Allgather(np.array([run_agreed(comm, _local_cost, Xl, ul, params, seed)]), costs)
     alloc = np.zeros(size, dtype=np.int64)
-    # fraction rule: numerator, denominator, then rows per class of every rank
+    # fraction rule: rows per class of every rank (after two unused slots)
     choice = np.zeros(2 + size * groups, dtype=np.int64)
+    level = np.zeros(1, dtype=np.float64)
     error = pooled = None
     if rank == root:
         try:
             if fraction:
-                split = _fraction_split(allbuf, available, n_all)
+                split = _fraction_split(allbuf, available, n_all, stats)
                 alloc[:] = split.allocation
                 choice[:2] = (split.numerator, split.denominator)
+                level[0] = split.level
                 for r, rows_r in enumerate(split.rows):
                     choice[2 + r * groups:2 + r * groups + rows_r.shape[0]] = rows_r
             else:
@@ -735,6 +780,7 @@ def reduce_distributed(
     comm.Bcast(alloc, root=root)
     if fraction:
         comm.Bcast(choice, root=root)
+        comm.Bcast(level, root=root)
     t_alloc = time.perf_counter()
 
     # 5: local reduction -----------------------------------------------------------------
@@ -766,7 +812,9 @@ def reduce_distributed(
         minimum_bits=minimums, n_rows=n_all, masses=masses, local=qc, method=params.method,
     )
     if fraction:
-        result.fraction = (int(choice[0]), int(choice[1]))
+        result.fraction = float(level[0])
+        if rank == root:
+            result.class_multipliers = _multiplier_table(stats)
 
     def merge():
         if rank != root:

@@ -103,7 +103,7 @@ if rank == 0:
         parts.append((Xp, yp))
     sim = reduce_parts(parts, budget=budget, random_state=5)
     assert sim.payload == fr.payload and sim.fraction == fr.fraction
-    report["fraction"] = list(fr.fraction)
+    report["fraction"] = fr.fraction
 
 # determinism: the same seed gives the same bytes
 a = reduce_distributed(Xl, yl, budget=budget, random_state=3, comm=comm)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from qcoreset._errors import BudgetError
 from qcoreset.distributed import container_overhead_bits, rank_seed, reduce_parts
 from qcoreset.distributed.allocation import (
+    class_multipliers,
     class_rows,
     common_fraction,
     fraction_allocation,
@@ -148,6 +149,74 @@ def _labelled_parts(seed=0):
     return [(X0, y0), (X1[keep], y1[keep]), (X2, y2)]
 
 
+def _pooled_rms(parts):
+    """Root mean squared distance of every class's rows (all ranks) to its mean."""
+    X = np.concatenate([X for X, _ in parts])
+    y = np.concatenate([y for _, y in parts])
+    return {int(c): float(np.sqrt(((X[y == c] - X[y == c].mean(0)) ** 2).sum(1).mean()))
+            for c in np.unique(y)}
+
+
+def test_class_multipliers_are_the_pooled_neyman_fractions():
+    parts = _labelled_parts()
+    rms = _pooled_rms(parts)
+    stats = []
+    for X, y in parts:
+        classes, inv = np.unique(y, return_inverse=True)
+        sums = np.stack([X[y == c].sum(0) for c in classes])
+        sq = [float((X[y == c] ** 2).sum()) for c in classes]
+        stats.append((classes.tolist(), np.bincount(inv).tolist(),
+                      np.bincount(inv).astype(float).tolist(), sums, sq))
+    g = class_multipliers(stats + [None])
+    assert g[-1] is None
+    top = max(rms.values())
+    for (_, y), gr in zip(parts, g[:-1], strict=True):
+        for c, v in zip(np.unique(y), gr, strict=True):  # the same on every rank
+            assert v == pytest.approx(rms[int(c)] / top, rel=1e-9)
+    # one rank holding everything gets the same multipliers
+    X = np.concatenate([X for X, _ in parts])
+    y = np.concatenate([y for _, y in parts])
+    classes, inv = np.unique(y, return_inverse=True)
+    one = class_multipliers([(classes.tolist(), np.bincount(inv).tolist(),
+                              np.bincount(inv).astype(float).tolist(),
+                              np.stack([X[y == c].sum(0) for c in classes]),
+                              [float((X[y == c] ** 2).sum()) for c in classes])])[0]
+    assert np.allclose(one, [rms[int(c)] / top for c in classes])
+
+
+def _level_rows(counts, scale, t):
+    """Rows of every class at level t: one plus the rows k >= 2 with k / (n g) <= t."""
+    return [np.array([1 + sum(1 for k in range(2, n + 1)
+                              if (k / n if g == 1.0 else k / (n * g)) <= t)
+                      for n, g in zip(c, sc, strict=True)], dtype=np.int64)
+            for c, sc in zip(counts, scale, strict=True)]
+
+
+@pytest.mark.parametrize("counts,heads,rbits", CASES[1:], ids=["skewed", "ones", "mixed"])
+def test_scaled_fraction_equals_brute_force_over_levels(counts, heads, rbits):
+    rng = np.random.default_rng(len(counts))
+    scale = [rng.uniform(0.2, 1.0, len(c)) for c in counts]
+    levels = sorted({0.0} | {(k / n if g == 1.0 else k / (n * g)) for c, sc in
+                             zip(counts, scale, strict=True)
+                             for n, g in zip(c, sc, strict=True) for k in range(1, n + 1)})
+
+    def price(rows):
+        return sum(0 if not len(r) else 8 * (h + (int(r.sum()) * b + 7) // 8)
+                   for r, h, b in zip(rows, heads, rbits, strict=True))
+
+    least, most = price(_level_rows(counts, scale, 0.0)), price(_level_rows(counts, scale, 1e9))
+    for total in np.unique(np.linspace(least, most, 40).astype(int)):
+        res = common_fraction(counts, heads, rbits, int(total), scale)
+        best = max(t for t in levels if price(_level_rows(counts, scale, t)) <= total)
+        assert res.level == pytest.approx(best, rel=1e-12)
+        later = [t for t in levels if t > best]
+        lo = _level_rows(counts, scale, best)
+        hi = _level_rows(counts, scale, later[0]) if later else lo
+        for a, r, b in zip(lo, res.rows, hi, strict=True):
+            assert (a <= r).all() and (r <= b).all()
+        assert res.payload_bits.sum() == price(res.rows) <= total
+
+
 @pytest.mark.parametrize("budget", ["5%", "10%", "25%", "200%"])
 def test_reduce_parts_common_fraction_budgets_and_weights(budget):
     parts = _labelled_parts()
@@ -156,49 +225,48 @@ def test_reduce_parts_common_fraction_budgets_and_weights(budget):
     assert (res.payload_bits <= res.allocation).all()
     assert res.allocation.sum() <= res.available_bits
     assert res.file_bits <= res.budget_bits and 8 * len(res.payload) == res.file_bits
-    p, q = res.fraction
+    t, g = res.fraction, res.class_multipliers
+    rms = _pooled_rms(parts)
+    assert all(g[c] == pytest.approx(rms[c] / max(rms.values())) for c in rms)
     dec = res.coreset
     start = 0
-    weights = {}  # class -> weights of every rank
     for (_, y), qc in zip(parts, res.local, strict=True):
         classes, n = np.unique(y, return_counts=True)
         m = np.array([(qc.coreset_labels_ == c).sum() for c in classes])
-        floor = class_rows(n, p, q)
-        assert ((m == floor) | (m == floor + 1)).all()
         assert ((m >= 1) & (m <= n)).all()
         for c, nc, mc in zip(classes, n, m, strict=True):
+            f = min(1.0, t * g[int(c)])  # the class's fraction, the same on every rank
+            assert mc == 1 or abs(mc - f * nc) <= 1 + 1e-9
             w = qc.coreset_weights_[qc.coreset_labels_ == c]
             assert np.allclose(w, nc / mc)  # uniform: one weight per class and rank
-            weights.setdefault(int(c), []).append(nc / mc)
-            f = p / q
-            if f * nc >= 2:  # not held at one row: the weight is 1 / f up to one row
-                assert 1 / (f + 1 / nc) - 1e-9 <= nc / mc <= 1 / (f - 1 / nc) + 1e-9
         k = qc.size_
         assert np.array_equal(dec.points[start:start + k], qc.coreset_)
         start += k
     if budget == "200%":
-        assert (p, q) == (1, 1) and all(np.allclose(ws, 1.0) for ws in weights.values())
+        assert np.allclose(dec.weights, 1.0)
     again = reduce_parts(parts, budget=budget, random_state=3)
     assert again.payload == res.payload
 
 
-def test_equal_weights_across_ranks_when_the_fraction_is_exact():
+def test_equal_weights_across_ranks_when_the_level_is_complete():
     rng = np.random.default_rng(1)
     y = np.repeat([0, 1, 2], [30, 20, 10])
-    parts = [(rng.normal(size=(60, 4)) + y[:, None], y) for _ in range(2)]
-    first = reduce_parts(parts, budget="30%", bits=4, random_state=0)
-    # the rank's header bytes and bits per row, from its payload
-    rb = 4 * 4
-    heads = [len(qc.payload_) - (qc.size_ * rb + 7) // 8 for qc in first.local]
-    for k_num, k_den in ((1, 2), (1, 5), (7, 10)):
-        avail = sum(fraction_payload_bits([30, 20, 10], h, rb, k_num, k_den) for h in heads)
+    X = rng.normal(size=(60, 4)) * (1 + y[:, None]) + 5 * y[:, None]
+    parts = [(X, y), (X.copy(), y)]  # duplicated rows: the same data on both ranks
+    for budget in ("25%", "45%", "70%"):
+        first = reduce_parts(parts, budget=budget, bits=4, random_state=0)
+        rows = [np.array([(qc.coreset_labels_ == c).sum() for c in range(3)])
+                for qc in first.local]
+        low = np.minimum(*rows)  # a partial tie adds rows to rank 0 first
+        rb = 4 * 4
+        heads = [len(qc.payload_) - (qc.size_ * rb + 7) // 8 for qc in first.local]
+        avail = sum(8 * (h + (int(low.sum()) * rb + 7) // 8) for h in heads)
         res = reduce_parts(parts, budget=avail + container_overhead_bits(2), bits=4,
                            random_state=0)
-        assert res.fraction == (k_num, k_den)
         dec = res.coreset
         for c, n in ((0, 30), (1, 20), (2, 10)):
-            assert n * k_num % k_den == 0
-            assert np.allclose(dec.weights[dec.labels == c], k_den / k_num)
+            w = dec.weights[dec.labels == c]
+            assert np.allclose(w, n / low[c])  # one weight for the class on both ranks
 
 
 def test_each_rank_quantizes_at_its_planned_depth():
@@ -226,11 +294,12 @@ def test_unlabelled_uniform_uses_one_fraction_and_empty_ranks_send_nothing():
     rng = np.random.default_rng(0)
     parts = [rng.normal(size=(n, 3)) for n in (400, 90, 0, 7)]
     res = reduce_parts(parts, budget="8%", method="uniform", random_state=0)
-    p, q = res.fraction
+    t = res.fraction
+    assert res.class_multipliers is None and 0 < t < 1
     assert res.allocation[2] == 0 and res.payload_bits[2] == 0
     assert (res.payload_bits <= res.allocation).all()
     assert res.allocation.sum() <= res.available_bits
     for X, qc in zip(parts, res.local, strict=True):
         if qc is not None:
-            floor = class_rows([X.shape[0]], p, q)[0]
+            floor = max(1, int(np.floor(t * X.shape[0] + 1e-9)))
             assert qc.size_ in (floor, floor + 1)
