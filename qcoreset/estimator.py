@@ -222,7 +222,8 @@ class QuantizedCoreset(BaseEstimator):
         build_seed = int(rs.randint(2**31 - 1))
         round_seed = int(rs.randint(2**31 - 1))
         t_quant = time.perf_counter()
-        families = fit_quantizers(X, self.quantizer, self.bits, random_state=round_seed)
+        families = fit_quantizers(X, self.quantizer, self.bits, random_state=round_seed,
+                                  y=labels)
         t_quant = time.perf_counter() - t_quant
         classes = None if labels is None else np.unique(labels[u > 0])
         self.plan_ = _plan(

@@ -709,7 +709,7 @@ def _plan(
 AUTO_QUANTIZERS = ("fixed", "pca")
 
 
-def fit_quantizers(X, quantizer: str, bits, random_state=None) -> list:
+def fit_quantizers(X, quantizer: str, bits, random_state=None, y=None) -> list:
     """The candidate quantizers of a plan, fitted on ``X``, with their bit options.
 
     Parameters
@@ -724,6 +724,9 @@ def fit_quantizers(X, quantizer: str, bits, random_state=None) -> list:
         ``"auto"``: :func:`candidate_bits` of each quantizer; an int fixes the depth.
     random_state : int or None
         Seed of quantizers that take one (``stochastic``).
+    y : ndarray of shape (n,) or None
+        Class labels, passed to every quantizer's ``fit`` (``pca`` uses them to choose a
+        rank that keeps the classes apart).
 
     Returns
     -------
@@ -744,7 +747,7 @@ def fit_quantizers(X, quantizer: str, bits, random_state=None) -> list:
         params = {}
         if "random_state" in inspect.signature(cls.__init__).parameters:
             params["random_state"] = random_state
-        q = get_quantizer(name, options[0] if cls.uses_bits else None, **params).fit(X)
+        q = get_quantizer(name, options[0] if cls.uses_bits else None, **params).fit(X, y)
         families.append((q, options))
     return families
 
@@ -758,7 +761,7 @@ def _checked_inputs(X, y, sample_weight, method, quantizer, bits, random_state):
     u = check_sample_weight(sample_weight, n)
     labels = None if y is None else check_labels(y, n)
     method = resolve_method(method, labels is not None)
-    families = fit_quantizers(X, quantizer, bits)
+    families = fit_quantizers(X, quantizer, bits, y=labels)
     classes = None if labels is None else np.unique(labels[u > 0])
     rs = check_random_state(random_state)
     return X, u, classes, families, np.random.default_rng(rs.randint(2**31 - 1)), method

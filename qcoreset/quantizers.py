@@ -680,6 +680,46 @@ class NoQuantizer(Quantizer):
         return offset
 
 
+def _ridge_correct(Ftr, ytr, Fte, yte, classes) -> np.ndarray:
+    """Which rows of ``Fte`` a least-squares one-vs-rest classifier fitted on ``Ftr`` gets
+    right (standardised features, ridge 1e-3 of the mean eigenvalue)."""
+    mu = Ftr.mean(axis=0)
+    sd = Ftr.std(axis=0)
+    sd[sd == 0] = 1.0
+    A, B = (Ftr - mu) / sd, (Fte - mu) / sd
+    Y = (ytr[:, None] == classes[None, :]).astype(np.float64)
+    ym = Y.mean(axis=0)
+    G = A.T @ A
+    lam = 1e-3 * np.trace(G) / max(G.shape[0], 1) + 1e-12
+    W = np.linalg.solve(G + lam * np.eye(G.shape[0]), A.T @ (Y - ym))
+    return classes[np.argmax(B @ W + ym, axis=1)] == yte
+
+
+def _rank_keeping_classes(Z, labels, vecs, ranks, n_rows: int) -> int:
+    """The smallest of ``ranks`` whose projection loses no measurable linear class
+    separation against the raw columns (see :class:`ProjectionQuantizer`); all of
+    ``vecs``' components when none qualifies. ``Z``: centred rows, ``labels`` theirs."""
+    sel = np.unique(np.linspace(0, Z.shape[0] - 1, min(Z.shape[0], n_rows)).astype(np.int64))
+    Zs, ys = Z[sel], labels[sel]
+    classes = np.unique(ys)
+    fold = np.arange(sel.size) % 2 == 0
+    if classes.size < 2 or min(fold.sum(), (~fold).sum()) < 2:
+        return ranks[0]
+
+    def correct(F):
+        out = np.empty(sel.size, dtype=bool)
+        out[~fold] = _ridge_correct(F[fold], ys[fold], F[~fold], ys[~fold], classes)
+        out[fold] = _ridge_correct(F[~fold], ys[~fold], F[fold], ys[fold], classes)
+        return out.astype(np.float64)
+
+    raw = correct(Zs)
+    for r in ranks:
+        diff = correct(Zs @ vecs[:, :r]) - raw
+        if diff.mean() >= -2.0 * diff.std() / np.sqrt(diff.size):
+            return r
+    return vecs.shape[1]
+
+
 class ProjectionQuantizer(Quantizer):
     """Transform coding: quantized principal-component coefficients of each row.
 
@@ -705,14 +745,26 @@ class ProjectionQuantizer(Quantizer):
         Bits per coefficient, 1 to 32.
     rank : int or "auto", default="auto"
         Principal components sent per row; ``"auto"``: the fewest that hold a share
-        ``variance`` of the (sample's) total variance. Capped at the number of
-        non-constant columns.
+        ``variance`` of the (sample's) total variance -- and, when ``fit`` is given class
+        labels, that keep the classes apart (below). Capped at the number of non-constant
+        columns.
     variance : float, default=0.9
         Share of the variance kept by ``rank="auto"``, in (0, 1].
     basis_bits : int, default=8
         Bits per basis entry in the header, 2 to 32.
     sample_size : int, default=10000
         Rows used to estimate the covariance.
+
+    With labels, ``rank="auto"`` also checks that the projection keeps what separates
+    the classes, since a few leading components can hold most of the variance and little
+    of the class structure (a curved sheet in many dimensions, say). On up to
+    ``CHECK_ROWS`` evenly spaced rows of the covariance sample, split into two alternating
+    folds, a least-squares one-vs-rest linear classifier (standardised features, a small
+    ridge) is fitted on one fold and scored on the other, both ways, on the raw columns
+    and on the projected coefficients. The rank is that of the smallest share among
+    ``variance`` and ``CHECK_SHARES`` (those above ``variance``) whose paired accuracy
+    difference to the raw columns is not significantly negative (mean >= -2 standard
+    errors); when none qualifies, every component is kept.
 
     Attributes
     ----------
@@ -731,6 +783,10 @@ class ProjectionQuantizer(Quantizer):
 
     name = "pca"
     code = 5
+    #: rows of the label check of ``rank="auto"``
+    CHECK_ROWS = 1000
+    #: variance shares the label check tries after ``variance``
+    CHECK_SHARES = (0.95, 0.99, 0.999)
 
     def __init__(self, bits: int = 3, rank="auto", variance: float = 0.9,
                  basis_bits: int = 8, sample_size: int = 10000):
@@ -741,6 +797,26 @@ class ProjectionQuantizer(Quantizer):
         self.sample_size = sample_size
 
     # ------------------------------------------------------------------ fitting
+    def fit(self, X, y=None):
+        """Learn the mean, the basis and the coefficient grid from ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or None
+            Class labels: with ``rank="auto"`` the rank also keeps the classes apart (see
+            the class docstring). Ignored otherwise.
+
+        Returns
+        -------
+        self
+        """
+        self._labels = None if y is None else np.asarray(y)
+        try:
+            return super().fit(X)
+        finally:
+            del self._labels
+
     def _check_params(self):
         r = self.rank
         if not (isinstance(r, str) and r == "auto") and (
@@ -759,6 +835,10 @@ class ProjectionQuantizer(Quantizer):
 
     def _fit_columns(self, X, lo, hi):
         self._check_params()
+        labels = getattr(self, "_labels", None)
+        if labels is not None and (labels.ndim != 1 or labels.shape[0] != X.shape[0]):
+            raise InputError(f"y has shape {labels.shape} but X has {X.shape[0]} rows; pass "
+                             "one label per row")
         var = ~self.constant_
         nvar = int(var.sum())
         n = X.shape[0]
@@ -787,7 +867,15 @@ class ProjectionQuantizer(Quantizer):
         total = float(lam.sum())
         if isinstance(self.rank, str):
             share = np.cumsum(lam) / total if total > 0 else np.ones(lam.size)
-            r = int(np.searchsorted(share, float(self.variance) * (1 - 1e-12)) + 1)
+
+            def rank_of(v):
+                return int(np.searchsorted(share, float(v) * (1 - 1e-12)) + 1)
+
+            r = min(rank_of(self.variance), vecs.shape[1])
+            if labels is not None and r < vecs.shape[1]:
+                shares = [v for v in self.CHECK_SHARES if v > float(self.variance)]
+                ranks = sorted({min(rank_of(v), vecs.shape[1]) for v in shares} | {r})
+                r = _rank_keeping_classes(Z, labels[rows], vecs, ranks, self.CHECK_ROWS)
         else:
             r = int(self.rank)
         r = max(0, min(r, vecs.shape[1]))

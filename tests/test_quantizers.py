@@ -261,3 +261,29 @@ def test_pca_header_size_is_computed_exactly(rng, basis_bits):
     X = low_rank(rng, n=120, d=17)
     q = get_quantizer("pca", 3, basis_bits=basis_bits, rank=5).fit(X)
     assert q.params_nbytes() == len(q.params_bytes())
+
+
+def test_pca_rank_keeps_what_separates_the_classes(rng):
+    # two loud directions without class information and a quiet one that holds it
+    n = 3000
+    y = rng.choice(3, size=n, p=[0.6, 0.3, 0.1])
+    Z = np.column_stack([rng.normal(0, 10, n), rng.normal(0, 8, n),
+                         1.5 * y + rng.normal(0, 0.3, n)])
+    X = Z @ np.linalg.qr(rng.normal(size=(12, 3)))[0].T + 0.01 * rng.normal(size=(n, 12))
+    X[:, 2] = 4.0
+    blind = get_quantizer("pca", 4).fit(X)
+    assert blind.rank_ == 2  # 90 % of the variance without the class direction
+    told = get_quantizer("pca", 4).fit(X, y)
+    assert told.rank_ >= 3
+    # the kept basis carries the class direction: class means stay apart after coding
+    T = told.transform(X)
+    means = np.array([T[y == c].mean(axis=0) for c in range(3)])
+    assert np.linalg.norm(means[1] - means[0]) > 1.0
+    # where the loud directions hold the classes, labels change nothing
+    y2 = (Z[:, 0] > 0).astype(int)
+    assert get_quantizer("pca", 4).fit(X, y2).rank_ == blind.rank_
+
+
+def test_pca_rejects_labels_of_the_wrong_length(rng):
+    with pytest.raises(InputError, match="one label per row"):
+        get_quantizer("pca", 3).fit(rng.normal(size=(20, 4)), np.zeros(19))
