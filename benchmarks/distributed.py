@@ -194,8 +194,9 @@ def summarize(rows: list[dict]) -> list[dict]:
                 "seeds": len(by_rule.get("optimal", {})),
                 **{f"median_{k}": v for k, v in med.items()},
                 **{f"std_{k}": v for k, v in std.items()}}
-        cell["optimal_le_all"] = bool(bases and med["optimal"] <= min(med[b] for b in bases))
-        cell["optimal_lt_all"] = bool(bases and med["optimal"] < min(med[b] for b in bases))
+        has = "optimal" in med and bases  # a run of the baselines alone has no verdict
+        cell["optimal_le_all"] = bool(has and med["optimal"] <= min(med[b] for b in bases))
+        cell["optimal_lt_all"] = bool(has and med["optimal"] < min(med[b] for b in bases))
         opt = by_rule.get("optimal", {})
         for b in bases:
             seeds = sorted(set(opt) & set(by_rule[b]))
