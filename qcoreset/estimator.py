@@ -222,15 +222,15 @@ class QuantizedCoreset(BaseEstimator):
         build_seed = int(rs.randint(2**31 - 1))
         round_seed = int(rs.randint(2**31 - 1))
         t_quant = time.perf_counter()
+        n_clusters = method_params.get("n_clusters", check_int(self.n_clusters,
+                                                               "n_clusters", 1))
         families = fit_quantizers(X, self.quantizer, self.bits, random_state=round_seed,
-                                  y=labels)
+                                  y=labels, n_clusters=n_clusters)
         t_quant = time.perf_counter() - t_quant
         classes = None if labels is None else np.unique(labels[u > 0])
         self.plan_ = _plan(
             X, u, classes=classes, budget_bits=budget_bits, families=families,
-            method=method, proxy=self.proxy,
-            n_clusters=method_params.get("n_clusters", check_int(self.n_clusters,
-                                                                 "n_clusters", 1)),
+            method=method, proxy=self.proxy, n_clusters=n_clusters,
             rng=np.random.default_rng(build_seed), size=None if auto_size else m,
         )
         chosen = self.plan_.chosen

@@ -709,7 +709,8 @@ def _plan(
 AUTO_QUANTIZERS = ("fixed", "pca")
 
 
-def fit_quantizers(X, quantizer: str, bits, random_state=None, y=None) -> list:
+def fit_quantizers(X, quantizer: str, bits, random_state=None, y=None,
+                   n_clusters: int = 10) -> list:
     """The candidate quantizers of a plan, fitted on ``X``, with their bit options.
 
     Parameters
@@ -727,6 +728,9 @@ def fit_quantizers(X, quantizer: str, bits, random_state=None, y=None) -> list:
     y : ndarray of shape (n,) or None
         Class labels, passed to every quantizer's ``fit`` (``pca`` uses them to choose a
         rank that keeps the classes apart).
+    n_clusters : int
+        Clusters of the planner's model: ``pca`` keeps at least this many components
+        (``min_rank``).
 
     Returns
     -------
@@ -745,14 +749,18 @@ def fit_quantizers(X, quantizer: str, bits, random_state=None, y=None) -> list:
         cls = QUANTIZERS.get(name)
         options = candidate_bits(name) if isinstance(bits, str) else (bits,)
         params = {}
-        if "random_state" in inspect.signature(cls.__init__).parameters:
+        signature = inspect.signature(cls.__init__).parameters
+        if "random_state" in signature:
             params["random_state"] = random_state
+        if "min_rank" in signature:
+            params["min_rank"] = int(n_clusters)
         q = get_quantizer(name, options[0] if cls.uses_bits else None, **params).fit(X, y)
         families.append((q, options))
     return families
 
 
-def _checked_inputs(X, y, sample_weight, method, quantizer, bits, random_state):
+def _checked_inputs(X, y, sample_weight, method, quantizer, bits, random_state,
+                    n_clusters: int = 10):
     """Validated ``(X, u, classes, quantizer families, rng, method)`` of a planning call
     (``method="auto"`` resolved by :func:`~qcoreset.constructors.resolve_method`).
     """
@@ -761,7 +769,7 @@ def _checked_inputs(X, y, sample_weight, method, quantizer, bits, random_state):
     u = check_sample_weight(sample_weight, n)
     labels = None if y is None else check_labels(y, n)
     method = resolve_method(method, labels is not None)
-    families = fit_quantizers(X, quantizer, bits, y=labels)
+    families = fit_quantizers(X, quantizer, bits, y=labels, n_clusters=n_clusters)
     classes = None if labels is None else np.unique(labels[u > 0])
     rs = check_random_state(random_state)
     return X, u, classes, families, np.random.default_rng(rs.randint(2**31 - 1)), method
@@ -818,7 +826,7 @@ def plan(
         For invalid input or a budget that holds no coreset.
     """
     X, u, classes, families, rng, method = _checked_inputs(
-        X, y, sample_weight, method, quantizer, bits, random_state)
+        X, y, sample_weight, method, quantizer, bits, random_state, n_clusters)
     budget_bits = parse_budget(budget, *X.shape)
     return _plan(X, u, classes=classes, budget_bits=budget_bits, families=families,
                  method=method, proxy=proxy, n_clusters=n_clusters, rng=rng, prune=prune)
@@ -887,7 +895,7 @@ def error_curve(
     if budgets.size == 0 or (budgets < 0).any():
         raise InputError("budgets must be a non-empty sequence of non-negative bit counts")
     X, u, classes, families, rng, method = _checked_inputs(
-        X, y, sample_weight, method, quantizer, bits, random_state)
+        X, y, sample_weight, method, quantizer, bits, random_state, n_clusters)
     d = X.shape[1]
     n_pos = int((u > 0).sum())
     n_groups = 1 if classes is None else len(classes)

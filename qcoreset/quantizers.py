@@ -750,6 +750,13 @@ class ProjectionQuantizer(Quantizer):
         columns.
     variance : float, default=0.9
         Share of the variance kept by ``rank="auto"``, in (0, 1].
+    min_rank : int, default=1
+        Fewest components ``rank="auto"`` keeps. For k-means with ``k`` clusters the
+        planner passes ``k``: projecting on the leading ``ceil(k / eps)`` principal
+        components keeps every k-clustering cost within a factor ``1 + eps`` (the
+        projection-cost-preserving sketches of Feldman, Schmidt and Sohler, SODA 2013, and
+        Cohen et al., STOC 2015), while fewer than ``k - 1`` components cannot even hold
+        the ``k`` cluster means apart.
     basis_bits : int, default=8
         Bits per basis entry in the header, 2 to 32.
     sample_size : int, default=10000
@@ -789,10 +796,11 @@ class ProjectionQuantizer(Quantizer):
     CHECK_SHARES = (0.95, 0.99, 0.999)
 
     def __init__(self, bits: int = 3, rank="auto", variance: float = 0.9,
-                 basis_bits: int = 8, sample_size: int = 10000):
+                 min_rank: int = 1, basis_bits: int = 8, sample_size: int = 10000):
         self.bits = bits
         self.rank = rank
         self.variance = variance
+        self.min_rank = min_rank
         self.basis_bits = basis_bits
         self.sample_size = sample_size
 
@@ -826,6 +834,9 @@ class ProjectionQuantizer(Quantizer):
         if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) \
                 or not 0.0 < float(v) <= 1.0:
             raise InputError(f"variance must be in (0, 1], got {v!r}")
+        k = self.min_rank
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise InputError(f"min_rank must be a positive integer, got {k!r}")
         b = self.basis_bits
         if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 2 <= b <= 32:
             raise InputError(f"basis_bits={b!r} is out of range; use an integer in [2, 32]")
@@ -869,7 +880,8 @@ class ProjectionQuantizer(Quantizer):
             share = np.cumsum(lam) / total if total > 0 else np.ones(lam.size)
 
             def rank_of(v):
-                return int(np.searchsorted(share, float(v) * (1 - 1e-12)) + 1)
+                r = int(np.searchsorted(share, float(v) * (1 - 1e-12)) + 1)
+                return max(r, int(self.min_rank))
 
             r = min(rank_of(self.variance), vecs.shape[1])
             if labels is not None and r < vecs.shape[1]:

@@ -287,3 +287,13 @@ def test_pca_rank_keeps_what_separates_the_classes(rng):
 def test_pca_rejects_labels_of_the_wrong_length(rng):
     with pytest.raises(InputError, match="one label per row"):
         get_quantizer("pca", 3).fit(rng.normal(size=(20, 4)), np.zeros(19))
+
+
+def test_pca_min_rank_floors_the_automatic_rank(rng):
+    X = low_rank(rng, r=4)
+    assert get_quantizer("pca", 3, variance=0.5).fit(X).rank_ < 4
+    q = get_quantizer("pca", 3, variance=0.5, min_rank=7).fit(X)
+    assert q.rank_ == 7
+    assert get_quantizer("pca", 3, min_rank=100).fit(X).rank_ == 29  # capped: d_var = 29
+    with pytest.raises(InputError, match="min_rank"):
+        get_quantizer("pca", 3, min_rank=0).fit(X)
