@@ -2,7 +2,7 @@
 
 The demo runs the whole pipeline a new user wants to see, on ``builtin:digits`` by default:
 
-1. **plan**: the planner's table of candidate bit depths for the budget;
+1. **plan**: the planner's table of candidate quantizers and bit depths for the budget;
 2. **reduce**: the quantized coreset of the training rows (payload vs budget, reduction);
 3. **budget sweep**: k-means on coresets at several budgets, planner vs uniform sampling
    sent as float32 (the "error vs budget" curve);
@@ -395,7 +395,7 @@ def _run_demo(data, budget, *, out, seed, quick, plots, progress) -> dict:
     )
 
     # ---- 1. plan + 2. reduce (one fit: the plan table is the one the reduction used) ----
-    progress.step("plan: candidate bit depths for the budget")
+    progress.step("plan: candidate quantizers and bit depths for the budget")
     qc = QuantizedCoreset(budget=budget_bits, random_state=seed)
     qc.fit(Xtr, ytr, sample_weight=wtr)
     plan = qc.plan_
