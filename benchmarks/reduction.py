@@ -109,15 +109,17 @@ def load(name):
 
 
 def reducers(budget, seed, planner_bits, planner_method, labelled=False,
-             planner_quantizer="fixed"):
+             planner_quantizer="fixed", quantizer="auto"):
     """The methods compared at one budget, besides the planner itself.
 
     ``rcc@8`` and the ``grid@`` pairs use the per-column grid (``fixed``); the
-    ``@planner-bits`` rows use the planner's quantizer and depth.
+    ``@planner-bits`` rows use the planner's quantizer and depth; ``planner+refine`` and
+    ``planner/mass-classes`` the planner's ``quantizer`` option.
     """
     out = {
         "planner+refine": QuantizedCoreset(budget=budget, method="sensitivity",
-                                           refine_weights=True, random_state=seed),
+                                           quantizer=quantizer, refine_weights=True,
+                                           random_state=seed),
         "uniform+f32": QuantizedCoreset(budget=budget, method="uniform", quantizer="none",
                                         random_state=seed),
         "sensitivity+f32": QuantizedCoreset(budget=budget, method="sensitivity",
@@ -127,7 +129,7 @@ def reducers(budget, seed, planner_bits, planner_method, labelled=False,
     }
     if labelled:
         out["planner/mass-classes"] = QuantizedCoreset(budget=budget, class_allocation="mass",
-                                                       random_state=seed)
+                                                       quantizer=quantizer, random_state=seed)
     for other in ("uniform", "sensitivity"):
         if other != planner_method:
             out[f"{other}@planner-bits"] = QuantizedCoreset(
@@ -244,14 +246,15 @@ def run(args):
                         continue
                     y_fit = ytr if labelled else None
                     try:
-                        planner = QuantizedCoreset(budget=budget, random_state=seed).fit(
+                        planner = QuantizedCoreset(budget=budget, quantizer=args.quantizer,
+                                                   random_state=seed).fit(
                             Xtr, y_fit)
                     except BudgetError as exc:
                         print(f"  {budget}: {exc}")
                         continue
                     cand = {"planner": planner}
                     others = reducers(budget, seed, planner.bits_, planner.method_, labelled,
-                                      planner.quantizer_.name)
+                                      planner.quantizer_.name, args.quantizer)
                     for mname, qc in others.items():
                         if mname == "rcc@8" and planner.size_ > args.skip_rcc_above:
                             continue
@@ -433,7 +436,8 @@ def timing(args) -> int:
             for labelled in (False, True):
                 for seed in range(args.seeds):
                     try:
-                        qc = QuantizedCoreset(budget=budget, random_state=seed).fit(
+                        qc = QuantizedCoreset(budget=budget, quantizer=args.quantizer,
+                                              random_state=seed).fit(
                             Xtr, ytr if labelled else None)
                     except BudgetError as exc:
                         print(f"{dname} {budget}: {exc}")
@@ -465,6 +469,9 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--grid-bits", type=int, nargs="*", default=[1, 2, 3, 4, 6, 8, 12, 16],
                    help="bit depths of the oracle grid (none: no grid, no oracle gap)")
+    p.add_argument("--quantizer", default="auto",
+                   help="the planner's quantizer option (default auto: fixed grid or pca; "
+                   "fixed: the per-column grid only)")
     p.add_argument("--grid-pca-bits", type=int, nargs="*", default=[],
                    help="further oracle grid pairs with the pca quantizer at these depths")
     p.add_argument("--methods", nargs="+",
