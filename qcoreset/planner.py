@@ -448,31 +448,36 @@ class QuantizationEffect:
     def _projection_terms(self, base, q):
         """:meth:`_terms` of a projection quantizer's errors, computed in its rank-r basis.
 
-        With ``Vq = U T`` (``U`` orthonormal) the error of a row is ``e = a U^T + f``: ``a =
-        (Q(c) - c) T^T - r U`` depends on the depth through the r coefficients only, and
-        ``f`` (the residual outside the basis, and the rounding of constant columns) is
-        orthogonal to ``U`` and the same at every depth. So ``||e||^2 = ||a||^2 + ||f||^2``,
-        ``d . e = (d U) . a + d . f`` and ``H e = [H a, H f]``: after one full evaluation
-        every further depth costs O(n r^2) instead of O(n r d).
+        With ``Vq = U T`` (``U`` orthonormal) and ``z = x - mu``, the error of a row is
+        ``e = a U^T + f``: ``a = Q(c) T^T - z U`` (``z U = c T^-1``) depends on the depth
+        through the r coefficients only, and ``f = -(z - (z U) U^T)`` (the residual outside
+        the basis, plus the rounding of constant columns) is orthogonal to ``U`` and the
+        same at every depth. So ``||e||^2 = ||a||^2 + ||f||^2``, ``d . e = (d U) . a + d .
+        f`` and ``H e = [H a, H f]``: one product ``d U`` of O(n r d) once, then O(n r^2)
+        per depth, and ``e`` itself is never formed.
         """
         Xs = self._Xs
         state = self._prepared.get(id(base))
         if state is None:  # once per quantizer: coefficients, basis frame, the fixed part
-            C = base._prepare(Xs)
-            var = ~base.constant_
-            U = np.zeros((Xs.shape[1], base.rank_))
-            U[var], T = np.linalg.qr(base.basis_) if base.rank_ else (U[var], np.zeros((0, 0)))
-            codes = base._column_codes(C, None)
-            E = base._values(codes) - Xs
-            A = E @ U
-            DU = self._D @ U
-            ee, de, S = self._terms(E, self._D)
-            a_ee, a_de, a_S = self._terms(A, DU)
-            # the fixed part f = e - a U^T, through ||f||^2 = ||e||^2 - ||a||^2 (f is
-            # orthogonal to U), d . f = d . e - (d U) . a and H f = H e - (H a) U^T
-            offset = A - (base._coefficient_values(codes) - C) @ T.T
-            state = (base, C, T, offset, DU, np.maximum(ee - a_ee, 0.0), de - a_de,
-                     S - a_S @ U.T)
+            C = base._prepare(Xs)  # z Vq, z = x - mu on the non-constant columns
+            var, const = ~base.constant_, base.constant_
+            if base.rank_:
+                U, T = np.linalg.qr(base.basis_)
+                ZU = np.linalg.solve(T.T, C.T).T  # z U = c T^-1, since Vq = U T
+            else:
+                U, T, ZU = np.zeros((int(var.sum()), 0)), np.zeros((0, 0)), C
+            Z = Xs[:, var] - base.mean_
+            Ec = base.constant_values_[const] - Xs[:, const]  # rounding of constant columns
+            D = self._D
+            DU = D[:, var] @ U
+            # e = a U^T + f with a = Q(c) T^T - z U and f = -(z - (z U) U^T) (+ Ec): the
+            # fixed part's norms, products with d and cluster sums, all without forming e
+            ee_f = np.maximum(np.einsum("ij,ij->i", Z, Z) - np.einsum("ij,ij->i", ZU, ZU), 0.0)
+            ee_f += np.einsum("ij,ij->i", Ec, Ec)
+            de_f = (np.einsum("ij,ij->i", DU, ZU) - np.einsum("ij,ij->i", D[:, var], Z)
+                    + np.einsum("ij,ij->i", D[:, const], Ec))
+            S_f = np.hstack([(self._H @ ZU) @ U.T - self._H @ Z, self._H @ Ec])
+            state = (base, C, T, C @ T.T - ZU, DU, ee_f, de_f, S_f)  # a = (Q(c) - c) T^T + this
             self._prepared[id(base)] = state
         _, C, T, offset, DU, ee_f, de_f, S_f = state
         A = (q._coefficient_values(q._column_codes(C, None)) - C) @ T.T + offset
