@@ -641,23 +641,17 @@ def _plan(
     wenc, wbits = plan_weight_encoding(method, u)
     d = X.shape[1]
     rows = []
-    for quantizer, bits_options in families:
-        for s in bits_options:
-            q = quantizer.with_bits(s) if quantizer.uses_bits else quantizer
-            header = payload_nbytes(d=d, m=0, quantizer=q, weight_encoding=wenc,
-                                    weight_bits=wbits, classes=classes, method=method)
-            row_bits = q.value_bits_per_row_ + wbits
-            m_max = min(max_coreset_size(budget_bits, header_bytes=header, row_bits=row_bits),
-                        n_pos)
-            m = m_max if size is None else (size if size <= m_max else -1)
-            feasible = m >= n_groups
-            payload = 8 * (header + (max(m, 0) * row_bits + 7) // 8)
-            need = 8 * (header + (n_groups * row_bits + 7) // 8)
-            rows.append(PlanRow(int(q.bits_per_value_ if not q.uses_bits else s), int(max(m, 0)),
-                                int(payload), 0.0, float(q.error_bound_), 0.0, bool(feasible),
-                                quantizer=q.name, rank=getattr(q, "rank_", None)))
-            rows[-1]._need = (need, m_max, header)
-            rows[-1]._q = quantizer
+    for quantizer, q, bits, header, row_bits in _priced(families, d, wenc, wbits, classes,
+                                                         method):
+        m_max = min(max_coreset_size(budget_bits, header_bytes=header, row_bits=row_bits), n_pos)
+        m = m_max if size is None else (size if size <= m_max else -1)
+        feasible = m >= n_groups
+        payload = 8 * (header + (max(m, 0) * row_bits + 7) // 8)
+        need = 8 * (header + (n_groups * row_bits + 7) // 8)
+        rows.append(PlanRow(bits, int(max(m, 0)), int(payload), 0.0, float(q.error_bound_), 0.0,
+                            bool(feasible), quantizer=q.name, rank=getattr(q, "rank_", None)))
+        rows[-1]._need = (need, m_max, header)
+        rows[-1]._q = quantizer
     feasible_rows = [r for r in rows if r.feasible]
     if not feasible_rows:
         need, m_max, header = min(r._need for r in rows)
@@ -708,6 +702,20 @@ def _plan(
     best.chosen = True
     return Plan(rows, best, int(budget_bits), method, best.quantizer, name,
                 time.perf_counter() - t0)
+
+
+def _priced(families, d: int, wenc: str, wbits: int, classes, method: str) -> list:
+    """Every candidate (quantizer, depth) of ``families`` with its exact price:
+    ``(fitted quantizer, quantizer at the depth, bits label, header bytes, row bits)``."""
+    out = []
+    for base, options in families:
+        for s in options:
+            q = base.with_bits(s) if base.uses_bits else base
+            header = payload_nbytes(d=d, m=0, quantizer=q, weight_encoding=wenc,
+                                    weight_bits=wbits, classes=classes, method=method)
+            out.append((base, q, int(q.bits_per_value_ if not q.uses_bits else s), header,
+                        q.value_bits_per_row_ + wbits))
+    return out
 
 
 #: the quantizers ``quantizer="auto"`` chooses between
@@ -905,16 +913,9 @@ def error_curve(
     n_pos = int((u > 0).sum())
     n_groups = 1 if classes is None else len(classes)
     wenc, wbits = plan_weight_encoding(method, u)
-    depth = []  # (label bits, header bytes, row bits) per candidate (quantizer, depth)
-    fitted = []
-    for q0, options in families:
-        for s in options:
-            q = q0.with_bits(s) if q0.uses_bits else q0
-            header = payload_nbytes(d=d, m=0, quantizer=q, weight_encoding=wenc,
-                                    weight_bits=wbits, classes=classes, method=method)
-            depth.append((int(q.bits_per_value_ if not q.uses_bits else s), header,
-                          q.value_bits_per_row_ + wbits))
-            fitted.append(q0)
+    priced = _priced(families, d, wenc, wbits, classes, method)
+    depth = [(bits, header, row_bits) for _, _, bits, header, row_bits in priced]
+    fitted = [base for base, *_ in priced]
     minimum = min(8 * (h + (n_groups * rb + 7) // 8) for _, h, rb in depth)
     sizes = np.array([[min(max_coreset_size(int(b), header_bytes=h, row_bits=rb), n_pos)
                        for _, h, rb in depth] for b in budgets], dtype=np.int64)
