@@ -469,7 +469,9 @@ class QuantizationEffect:
             Z = Xs[:, var] - base.mean_
             Ec = base.constant_values_[const] - Xs[:, const]  # rounding of constant columns
             D = self._D
-            DU = D[:, var] @ U
+            # d U = z U minus its cluster's mean: no product over the columns
+            k = self._k
+            DU = ZU - ((self._H[:k] @ ZU) / np.maximum(self._mass, 1e-300)[:, None])[self._assign]
             # e = a U^T + f with a = Q(c) T^T - z U and f = -(z - (z U) U^T) (+ Ec): the
             # fixed part's norms, products with d and cluster sums, all without forming e
             ee_f = np.maximum(np.einsum("ij,ij->i", Z, Z) - np.einsum("ij,ij->i", ZU, ZU), 0.0)
