@@ -114,7 +114,7 @@ class QuantizedCoreset(BaseEstimator):
     quantizer_ : Quantizer
         The fitted quantizer.
     plan_ : Plan
-        The planner's table of candidate bit depths and its choice.
+        The planner's table of candidate quantizers and bit depths, and its choice.
     timings_ : dict
         Wall time in seconds of ``quantizers`` (fitting the candidate quantizers to the
         data: grids, the principal components of ``pca``), ``plan`` (proxy and
