@@ -269,13 +269,23 @@ class Quantizer(TransformerMixin, BaseEstimator):
     def _prepare(self, X) -> np.ndarray:
         """The part of encoding that does not depend on the bit depth: the non-constant
         columns (the coefficients for a projection). Shared by every :meth:`with_bits`
-        copy, so that one preparation serves every depth."""
-        return np.asarray(X)[:, ~self.constant_]
+        copy, so that one preparation serves every depth. ``X`` itself (not a copy) when
+        no column is constant: callers never write into it."""
+        X = np.asarray(X)
+        return X[:, ~self.constant_] if self.constant_.any() else X
 
     def _codes(self, X, rng, prepared=None) -> np.ndarray:
         """Codes of the rows, shape (n, codes_per_row_), uint64 (``prepared``: the
         :meth:`_prepare` of ``X``, when already known)."""
         return self._column_codes(self._prepare(X) if prepared is None else prepared, rng)
+
+    def _error_rows(self, X: np.ndarray, prepared=None, out=None) -> np.ndarray:
+        """``Q(x) - x`` of float64 rows, unvalidated (``prepared``: their :meth:`_prepare`;
+        ``out``: a float64 array of ``X``'s shape to write into, or None).
+
+        What :meth:`transform` would change; the planner measures every depth with it.
+        """
+        return np.subtract(self._values(self._codes(X, self._rng(), prepared)), X, out=out)
 
     def _values(self, codes: np.ndarray) -> np.ndarray:
         n = codes.shape[0]
@@ -424,6 +434,26 @@ class FixedQuantizer(Quantizer):
         var = ~self.constant_
         return self.lo_[var] + codes.astype(np.float64) * self.step_[var]
 
+    def _error_rows(self, X, prepared=None, out=None):
+        # the arithmetic of _values(_codes(X)) - X, in place on one array
+        var = ~self.constant_
+        lo, step = self.lo_[var], self.step_[var]
+        Xv = self._prepare(X) if prepared is None else prepared
+        some_const = not var.all()
+        t = np.subtract(Xv, lo, out=None if some_const else out)
+        t /= step
+        np.clip(t, 0.0, float(self.levels_), out=t)
+        np.rint(t, out=t)
+        t *= step
+        t += lo
+        if not some_const:
+            t -= X
+            return t
+        E = np.empty(X.shape) if out is None else out
+        E[:, var] = t - X[:, var]
+        E[:, ~var] = self.constant_values_[~var] - X[:, ~var]
+        return E
+
     def _coordinate_bounds(self, Xv):
         var = ~self.constant_
         lo, hi = self.lo_[var], self.hi_[var]
@@ -484,6 +514,8 @@ class StochasticQuantizer(FixedQuantizer):
 
     def _rng(self):
         return check_random_state(self.random_state)
+
+    _error_rows = Quantizer._error_rows  # rounding draws from the generator
 
     def _column_codes(self, Xv, rng):
         t, _, _ = self._scaled(Xv)
@@ -963,7 +995,7 @@ class ProjectionQuantizer(Quantizer):
         return (np.asarray(Xv, dtype=np.float64) - self.mean_) @ self.basis_
 
     def _prepare(self, X) -> np.ndarray:
-        return self._coefficients(np.asarray(X)[:, ~self.constant_])
+        return self._coefficients(Quantizer._prepare(self, X))
 
     def _column_codes(self, C, rng):
         safe = np.where(self.step_ > 0, self.step_, 1.0)
@@ -974,6 +1006,20 @@ class ProjectionQuantizer(Quantizer):
     def _coefficient_values(self, codes):
         """Dequantized coefficients of codes, shape (n, rank_)."""
         return self.lo_ + codes.astype(np.float64) * self.step_
+
+    def _coefficient_errors(self, C):
+        """``Q(c) - c`` of coefficients: the arithmetic of ``_coefficient_values(
+        _column_codes(C)) - C``, in place on one array."""
+        t = np.subtract(C, self.lo_)
+        t /= np.where(self.step_ > 0, self.step_, 1.0)
+        np.clip(t, 0.0, float(self.levels_), out=t)
+        if not (self.step_ > 0).all():
+            t[:, self.step_ <= 0] = 0.0
+        np.rint(t, out=t)
+        t *= self.step_
+        t += self.lo_
+        t -= C
+        return t
 
     def _column_values(self, codes):
         return self.mean_ + self._coefficient_values(codes) @ self.basis_.T

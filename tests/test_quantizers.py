@@ -180,6 +180,23 @@ def test_with_bits_equals_a_fresh_fit(name, X, bits):
     assert np.array_equal(moved.transform(X), fresh.transform(X))
 
 
+@pytest.mark.parametrize(("name", "bits"), CASES, ids=IDS)
+@settings(max_examples=25, deadline=None)
+@given(X=matrices())
+def test_error_rows_are_exactly_what_transform_changes(name, bits, X):
+    # the planner measures every depth with _error_rows: it must be the encoder's rounding
+    q = make(name, bits).fit(X)
+    want = q.transform(X) - X
+    prepared = q._prepare(X)
+    assert np.array_equal(q._error_rows(X, prepared), want)
+    out = np.full(X.shape, np.nan)
+    got = q._error_rows(X, prepared, out=out)
+    assert np.array_equal(got, want)
+    if name == "pca":  # the planner measures its depths on the coefficients
+        assert np.array_equal(q._coefficient_errors(prepared),
+                              q._coefficient_values(q._column_codes(prepared, None)) - prepared)
+
+
 # ---------------------------------------------------------------- projection (pca)
 
 
