@@ -64,6 +64,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.linalg import solve_triangular
 from sklearn.utils import check_random_state
 
 from ._errors import BudgetError, InputError
@@ -82,6 +83,7 @@ from .quantizers import QUANTIZERS, Quantizer, get_quantizer
 
 __all__ = [
     "Plan",
+    "RowSample",
     "PlanRow",
     "Proxy",
     "PROXIES",
@@ -158,6 +160,86 @@ def max_coreset_size(budget_bits: int, *, header_bytes: int, row_bits: int) -> i
 # ----------------------------------------------------------------------------- proxies
 
 
+class RowSample:
+    """A seeded uniform sample of the positive-weight rows, from which the proxies and
+    :class:`QuantizationEffect` estimate on large data.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Validated data.
+    u : ndarray of shape (n,)
+        Row weights; only rows with ``u > 0`` are sampled.
+    rng : numpy.random.Generator
+        Draws the rows now and, at first use, the projection and the seedings.
+    size : int, default=1000
+        Rows sampled (all positive-weight rows when there are fewer).
+    project_dim : int, default=64
+        Width of the seeded Gaussian random projection :attr:`P` when ``d`` is larger.
+
+    Attributes
+    ----------
+    X : ndarray of shape (size, d), float64
+        The sampled rows.
+    u : ndarray of shape (size,)
+        Their weights.
+    ratio : float
+        Positive-weight data rows per sampled row.
+    n_pos : int
+        Positive-weight rows of the data.
+    total : float
+        Total weight ``U`` of the data.
+    """
+
+    def __init__(self, X, u, rng, *, size: int = 1000, project_dim: int = 64):
+        pos = np.flatnonzero(u > 0)
+        self.n_pos = int(pos.size)
+        self.total = float(u.sum())
+        if pos.size > size:
+            pos = np.sort(rng.choice(pos, size=size, replace=False))
+        self._rows = X[pos]  # in the data's dtype; float64 on first use of X
+        self.u = np.asarray(u[pos], dtype=np.float64)
+        self.ratio = self.n_pos / max(pos.size, 1)
+        self.size, self.project_dim = int(size), int(project_dim)
+        self._rng = rng
+        self._X = self._P = None
+        self._seedings = {}
+
+    @property
+    def X(self) -> np.ndarray:
+        """The sampled rows, float64."""
+        if self._X is None:
+            self._X = np.asarray(self._rows, dtype=np.float64)
+        return self._X
+
+    @property
+    def P(self) -> np.ndarray:
+        """The rows after a Gaussian random projection to ``project_dim`` columns (the rows
+        themselves when they are not wider): distances on it are those of the rows within
+        a small factor (Johnson-Lindenstrauss)."""
+        if self._P is None:
+            rows = self._rows
+            d = rows.shape[1]
+            if d > self.project_dim:
+                R = self._rng.standard_normal((d, self.project_dim)) / np.sqrt(self.project_dim)
+                # float32 data of moderate magnitude is projected in float32: half the work,
+                # and no precision the data has is lost
+                top = max(-float(rows.min()), float(rows.max())) if rows.size else 0.0
+                if not (rows.dtype == np.float32 and 1e-15 < top < 1e15):
+                    rows = self.X
+                self._P = np.asarray(rows @ R.astype(rows.dtype), dtype=np.float64)
+            else:
+                self._P = self.X
+        return self._P
+
+    def seeding(self, k: int):
+        """Weighted k-means++ seeding of :attr:`P` with ``k`` seeds (computed once per ``k``):
+        ``(seed indices, squared distances to the nearest seed, assignment)``."""
+        if k not in self._seedings:
+            self._seedings[k] = kmeans_plusplus_seeding(self.P, k, self.u, self._rng)[:3]
+        return self._seedings[k]
+
+
 class Proxy:
     """Predicts the per-unit-weight coreset error ``E_cs(m) / U`` for many sizes ``m``.
 
@@ -185,18 +267,12 @@ class Proxy:
         """Predicted ``E_cs(m) / U`` for each size in ``m`` (0 where ``m`` covers every row)."""
         raise NotImplementedError
 
-    def _sample(self, X, u, rng, *, project: bool = True):
-        """A uniform row sample: (rows, their weights, data rows per sampled row)."""
-        pos = np.flatnonzero(u > 0)
-        self.n_pos_ = pos.size
-        self.total_ = float(u.sum())
-        if pos.size > self.sample_size:
-            pos = np.sort(rng.choice(pos, size=self.sample_size, replace=False))
-        Xs = np.asarray(X[pos], dtype=np.float64)
-        if project and Xs.shape[1] > self.project_dim:
-            R = rng.standard_normal((Xs.shape[1], self.project_dim)) / np.sqrt(self.project_dim)
-            Xs = Xs @ R
-        return Xs, u[pos], self.n_pos_ / pos.size
+    def _sample(self, X, u, rng) -> RowSample:
+        """A :class:`RowSample` of the proxy's size and projection."""
+        sample = RowSample(X, u, rng, size=self.sample_size, project_dim=self.project_dim)
+        self.n_pos_ = sample.n_pos
+        self.total_ = sample.total
+        return sample
 
 
 def _power_tail(m, m0, e0, exponent):
@@ -241,7 +317,8 @@ class EVDProxy(Proxy):
     name = "evd"
 
     def fit(self, X, u, *, method, n_clusters, rng):
-        Xs, us, _ = self._sample(X, u, rng, project=False)
+        rs = self._sample(X, u, rng)
+        Xs, us = rs.X, rs.u
         w = us / us.sum()
         Z = (Xs - w @ Xs) * np.sqrt(w)[:, None]
         # eigenvalues of Z^T Z through the smaller of the two Gram matrices
@@ -270,7 +347,8 @@ class KCenterProxy(Proxy):
     name = "kcenter"
 
     def fit(self, X, u, *, method, n_clusters, rng):
-        Xs, us, _ = self._sample(X, u, rng)
+        rs = self._sample(X, u, rng)
+        Xs, us = rs.P, rs.u
         n = Xs.shape[0]
         steps = max(1, n // 2)
         sqn = np.einsum("ij,ij->i", Xs, Xs)
@@ -314,7 +392,8 @@ class SamplingProxy(Proxy):
     name = "sampling"
 
     def fit(self, X, u, *, method, n_clusters, rng):
-        Xs, us, r = self._sample(X, u, rng)
+        rs = self._sample(X, u, rng)
+        Xs, us, r = rs.P, rs.u, rs.ratio
         if CONSTRUCTORS.get(method).weight_kind == "constant" or method == "lightweight":
             mu = weighted_mean(Xs, us)
             d2 = min_sq_distances(Xs, mu[None, :])[0]
@@ -324,7 +403,7 @@ class SamplingProxy(Proxy):
                 q = us.copy()
         else:  # sensitivity scores of a weighted k-means++ bicriteria solution
             k = min(n_clusters, Xs.shape[0])
-            _, d2, assign = kmeans_plusplus_seeding(Xs, k, us, rng)[:3]
+            _, d2, assign = rs.seeding(k)
             mass = np.bincount(assign, weights=us, minlength=k)
             q = us * d2 / max(float(us @ d2), 1e-300) + us / np.maximum(mass[assign], 1e-300)
         self._q, self._y, self._r = q, us * np.sqrt(d2), r
@@ -387,18 +466,11 @@ class QuantizationEffect:
 
     def __init__(self, X, u, quantizer: Quantizer, *, n_clusters: int = 10, rng=None,
                  sample_size: int = 1000):
-        rng = np.random.default_rng(rng)
         self.quantizer = quantizer
-        pos = np.flatnonzero(u > 0)
-        if pos.size > sample_size:
-            pos = np.sort(rng.choice(pos, size=sample_size, replace=False))
-        Xs = np.asarray(X[pos], dtype=np.float64)
-        us = np.asarray(u[pos], dtype=np.float64)
+        sample = RowSample(X, u, np.random.default_rng(rng), size=sample_size, project_dim=64)
+        Xs, us = sample.X, sample.u
         k = max(1, min(n_clusters, Xs.shape[0]))
-        P = Xs
-        if Xs.shape[1] > 64:
-            P = Xs @ (rng.standard_normal((Xs.shape[1], 64)) / 8.0)
-        assign = kmeans_plusplus_seeding(P, k, us, rng)[2]
+        assign = sample.seeding(k)[2]
         k = int(assign.max()) + 1
         self._U = float(us.sum())
         self._mass = np.bincount(assign, weights=us, minlength=k)
@@ -407,10 +479,12 @@ class QuantizationEffect:
         H[assign, np.arange(Xs.shape[0])] = us
         H[k + assign, np.arange(Xs.shape[0])] = us * us
         C = (H[:k] @ Xs) / np.maximum(self._mass, 1e-300)[:, None]
-        self._D = Xs - C[assign]
+        self._D = np.take(C, assign, axis=0)
+        np.subtract(Xs, self._D, out=self._D)
         self.V = float(us @ np.einsum("ij,ij->i", self._D, self._D)) / self._U
         self._Xs, self._us, self._assign, self._H, self._k = Xs, us, assign, H, k
         self._prepared = {}
+        self._scratch = None
 
     def at(self, bits: int, quantizer: Quantizer | None = None) -> tuple[float, float]:
         """``(V_s / V, beta(s))`` at ``bits``; ``(1, 0)`` when ``V == 0``.
@@ -424,26 +498,40 @@ class QuantizationEffect:
         q = base.with_bits(int(bits)) if base.uses_bits else base
         k, us = self._k, self._us
         if hasattr(base, "basis_"):
-            ee, DE, S = self._projection_terms(base, q)
+            ee, DE, sq, cross = self._projection_terms(base, q)
         else:
-            E = q._values(q._codes(self._Xs, q._rng())) - self._Xs
-            ee, DE, S = self._terms(E, self._D)
+            state = self._prepared.get(id(base))
+            if state is None:  # the depth-independent part, once per quantizer
+                state = self._prepared[id(base)] = (base, base._prepare(self._Xs))
+            E = q._error_rows(self._Xs, state[1], out=self._work())
+            ee, DE, sq, cross = self._terms(E, self._D)
         Vs = self.V + float(us @ (2.0 * DE + ee)) / self._U
         mass = self._mass
-        M = S[:k] / np.maximum(mass, 1e-300)[:, None]
-        mm = np.einsum("cj,cj->c", M, M)
+        inv = 1.0 / np.maximum(mass, 1e-300)
+        mm = sq * inv * inv  # ||M_c||^2, M_c = the cluster's weighted mean error
         # sum_p u_p^2 ||e_p - M_c||^2, the sampling variance of the cluster's mean shift
         spread = (np.bincount(self._assign, weights=us * us * ee, minlength=k)
-                  - 2.0 * np.einsum("cj,cj->c", M, S[k:]) + self._H[k:].sum(axis=1) * mm)
+                  - 2.0 * cross * inv + self._H[k:].sum(axis=1) * mm)
         ok = mass > 0
         noise = np.where(ok, spread / np.maximum(mass, 1e-300) ** 2, 0.0)
         beta2 = float(np.sum(np.where(ok, (mass / self._U) ** 2 * np.maximum(mm - noise, 0.0),
                                       0.0)))
         return max(Vs, 0.0) / self.V, float(np.sqrt(beta2))
 
+    def _work(self) -> np.ndarray:
+        """A scratch array of the sample's shape, reused by every depth's measurement."""
+        if self._scratch is None:
+            self._scratch = np.empty_like(self._Xs)
+        return self._scratch
+
     def _terms(self, E, D):
-        """Per-row ``||e||^2`` and ``d . e``, and the cluster sums ``H @ E``, of errors ``E``."""
-        return np.einsum("ij,ij->i", E, E), np.einsum("ij,ij->i", D, E), self._H @ E
+        """Per-row ``||e||^2`` and ``d . e`` of errors ``E``, and of the cluster sums ``S = H
+        @ E`` (weights ``u`` in rows ``c``, ``u^2`` in rows ``k + c``) the squared norms
+        ``||S_c||^2`` and products ``S_c . S_{k+c}``."""
+        S = self._H @ E
+        k = self._k
+        return (np.einsum("ij,ij->i", E, E), np.einsum("ij,ij->i", D, E),
+                np.einsum("cj,cj->c", S[:k], S[:k]), np.einsum("cj,cj->c", S[:k], S[k:]))
 
     def _projection_terms(self, base, q):
         """:meth:`_terms` of a projection quantizer's errors, computed in its rank-r basis.
@@ -453,50 +541,126 @@ class QuantizationEffect:
         through the r coefficients only, and ``f = -(z - (z U) U^T)`` (the residual outside
         the basis, plus the rounding of constant columns) is orthogonal to ``U`` and the
         same at every depth. So ``||e||^2 = ||a||^2 + ||f||^2``, ``d . e = (d U) . a + d .
-        f`` and ``H e = [H a, H f]``: one product ``d U`` of O(n r d) once, then O(n r^2)
-        per depth, and ``e`` itself is never formed.
+        f`` and ``H e = (H a) U^T + H f`` with ``H f`` orthogonal to ``U``, so the cluster
+        sums' norms and products add up too: after one product of O(n r d), O(n r^2) per
+        depth, and neither ``e`` nor ``U`` is ever formed.
         """
-        Xs = self._Xs
-        state = self._prepared.get(id(base))
-        if state is None:  # once per quantizer: coefficients, basis frame, the fixed part
-            C = base._prepare(Xs)  # z Vq, z = x - mu on the non-constant columns
-            var, const = ~base.constant_, base.constant_
-            if base.rank_:
-                U, T = np.linalg.qr(base.basis_)
-                ZU = np.linalg.solve(T.T, C.T).T  # z U = c T^-1, since Vq = U T
-            else:
-                U, T, ZU = np.zeros((int(var.sum()), 0)), np.zeros((0, 0)), C
-            Z = Xs[:, var] - base.mean_
-            Ec = base.constant_values_[const] - Xs[:, const]  # rounding of constant columns
-            D = self._D
-            # d U = z U minus its cluster's mean: no product over the columns
-            k = self._k
-            DU = ZU - ((self._H[:k] @ ZU) / np.maximum(self._mass, 1e-300)[:, None])[self._assign]
-            # e = a U^T + f with a = Q(c) T^T - z U and f = -(z - (z U) U^T) (+ Ec): the
-            # fixed part's norms, products with d and cluster sums, all without forming e
-            ee_f = np.maximum(np.einsum("ij,ij->i", Z, Z) - np.einsum("ij,ij->i", ZU, ZU), 0.0)
-            ee_f += np.einsum("ij,ij->i", Ec, Ec)
-            de_f = (np.einsum("ij,ij->i", DU, ZU) - np.einsum("ij,ij->i", D[:, var], Z)
-                    + np.einsum("ij,ij->i", D[:, const], Ec))
-            S_f = np.hstack([(self._H @ ZU) @ U.T - self._H @ Z, self._H @ Ec])
-            state = (base, C, T, C @ T.T - ZU, DU, ee_f, de_f, S_f)  # a = (Q(c) - c) T^T + this
-            self._prepared[id(base)] = state
-        _, C, T, offset, DU, ee_f, de_f, S_f = state
-        A = (q._coefficient_values(q._column_codes(C, None)) - C) @ T.T + offset
-        ee, de, S = self._terms(A, DU)
-        return ee + ee_f, de + de_f, np.hstack([S, S_f])
+        st = self._projection_state(base)
+        A = q._coefficient_errors(st.C) @ st.T.T
+        A += st.offset
+        ee, de, sq, cross = self._terms(A, st.DU)
+        return ee + st.ee_f, de + st.de_f, sq + st.sq_f, cross + st.cross_f
 
-    def lower_bound(self, cs_error: float, worst_row_error: float) -> float:
-        """A floor of the predicted error from the worst-case row error alone.
+    def _projection_state(self, base):
+        """The depth-independent part of :meth:`_projection_terms`, once per quantizer."""
+        st = self._prepared.get(id(base))
+        if st is not None:
+            return st
+        Xs = self._Xs
+        var, const = ~base.constant_, base.constant_
+        some_const = bool(const.any())
+        # z = x - mu on the non-constant columns (in the work array: needed only here)
+        Z = np.subtract(Xs[:, var] if some_const else Xs, base.mean_,
+                        out=None if some_const else self._work())
+        C = Z @ base.basis_  # the coefficients z Vq (what base._prepare gives)
+        # Vq = U T: T (triangular, invertible since Vq has full rank) is all that is needed,
+        # z U = c T^-1
+        T = np.linalg.qr(base.basis_, mode="r")
+        ZU = solve_triangular(T, C.T, trans="T").T if base.rank_ else C
+        # d U = z U minus its cluster's mean: no product over the columns
+        k = self._k
+        DU = ZU - ((self._H[:k] @ ZU) / np.maximum(self._mass, 1e-300)[:, None])[self._assign]
+        # e = a U^T + f with a = Q(c) T^T - z U and f = -(z - (z U) U^T) (+ Ec): the
+        # fixed part's norms, products with d and cluster sums, all without forming e
+        ee_f = np.maximum(np.einsum("ij,ij->i", Z, Z) - np.einsum("ij,ij->i", ZU, ZU), 0.0)
+        de_f = np.einsum("ij,ij->i", DU, ZU)
+        # H f = (H z U) U^T - H z (+ H Ec): norms and products as differences, without U
+        HZ, HZU = self._H @ Z, self._H @ ZU
+        sq_f = (np.einsum("cj,cj->c", HZ[:k], HZ[:k]) - np.einsum("cj,cj->c", HZU[:k], HZU[:k]))
+        cross_f = (np.einsum("cj,cj->c", HZ[:k], HZ[k:])
+                   - np.einsum("cj,cj->c", HZU[:k], HZU[k:]))
+        if some_const:  # the rounding of constant columns
+            D, Ec = self._D, base.constant_values_[const] - Xs[:, const]
+            ee_f += np.einsum("ij,ij->i", Ec, Ec)
+            de_f = (de_f - np.einsum("ij,ij->i", D[:, var], Z)
+                    + np.einsum("ij,ij->i", D[:, const], Ec))
+            HE = self._H @ Ec
+            sq_f += np.einsum("cj,cj->c", HE[:k], HE[:k])
+            cross_f += np.einsum("cj,cj->c", HE[:k], HE[k:])
+        else:
+            de_f -= np.einsum("ij,ij->i", self._D, Z)
+        us = self._us
+        dd = np.einsum("ij,ij->i", self._D, self._D)
+        du = np.einsum("ij,ij->i", DU, DU)
+        offset = C @ T.T - ZU  # a = (Q(c) - c) T^T + offset
+        # coefficients beyond the fitted ranges (clipped; none for rows of the fitted data)
+        outside = np.maximum(base.lo_ - C, 0.0) + np.maximum(C - base.hi_, 0.0)
+        rows = np.flatnonzero(outside.any(axis=1))
+        st = _ProjectionState(
+            base=base, C=C, T=T, offset=offset, DU=DU, ee_f=ee_f, de_f=de_f,
+            sq_f=np.maximum(sq_f, 0.0), cross_f=cross_f,
+            # for the floor: ||d + e||^2 = ||d U + a||^2 + ||d + f||^2 - ||d U||^2
+            G=float(us @ du), W=max(float(us @ (dd + 2.0 * de_f + ee_f - du)), 0.0),
+            outside_rows=rows, outside=outside[rows],
+            offset_norm=np.sqrt(np.einsum("ij,ij->i", offset, offset)))
+        self._prepared[id(base)] = st
+        return st
+
+    def lower_bound(self, cs_error: float, worst_row_error: float, bits: int | None = None,
+                    quantizer: Quantizer | None = None) -> float:
+        """A floor of the predicted error at a depth, without quantizing the sample.
 
         ``sqrt(V_s) >= sqrt(V) - Delta(s)`` (Minkowski, every sampled row lies in the
         fitted range so ``||e_p|| <= Delta(s)``) and ``beta >= 0``, hence
-        ``e >= cs_error * max(0, 1 - Delta(s) / sqrt(V))``. The planner skips the depths
-        whose floor is already above the best prediction.
+        ``e >= cs_error * max(0, 1 - Delta(s) / sqrt(V))``.
+
+        For a projection quantizer (``quantizer`` fitted, ``bits`` its depth) the floor is
+        also taken in its basis (see :meth:`_projection_terms`): ``||d + e||^2 = ||d U +
+        a||^2 + ||d_perp + f||^2``, where only ``a_p = r_p T^T + o_p`` depends on the depth
+        through the coefficients' rounding ``r_p``, each ``|r_pj|`` at most half a step
+        (plus any clipping), so ``||a_p|| <= ||Vq||_2 ||r_p|| + ||o_p||``. With ``G = sum_p
+        u_p ||d_p U||^2`` and ``W = sum_p u_p ||d_perp,p + f_p||^2``, Minkowski gives ``U V_s
+        >= W + (sqrt(G) - sqrt(sum_p u_p ||a_p||^2))_+^2``: tight at fine depths, whose
+        rounding is small. The planner skips the depths whose floor is already above the
+        best prediction.
         """
         if self.V <= 0.0:
             return cs_error
-        return cs_error * max(0.0, 1.0 - worst_row_error / np.sqrt(self.V))
+        floor = max(0.0, 1.0 - worst_row_error / np.sqrt(self.V))
+        if quantizer is not None and hasattr(quantizer, "basis_"):
+            st = self._projection_state(quantizer)
+            q = quantizer.with_bits(int(bits)) if bits is not None and quantizer.uses_bits \
+                else quantizer
+            h = q.step_ / 2 + q._slack  # the rounding bound; rows outside the ranges add more
+            alpha = q._basis_norm * np.sqrt(h @ h) + st.offset_norm
+            if st.outside_rows.size:
+                b = st.outside + h
+                alpha[st.outside_rows] = (q._basis_norm * np.sqrt(np.einsum("ij,ij->i", b, b))
+                                          + st.offset_norm[st.outside_rows])
+            a_max = float(self._us @ (alpha * alpha)) * (1.0 + 1e-9)
+            inner = max(0.0, np.sqrt(st.G) - np.sqrt(a_max)) ** 2
+            floor = max(floor, np.sqrt(max(st.W + inner, 0.0) / (self._U * self.V)))
+        return cs_error * floor * (1.0 - 1e-9)
+
+
+@dataclass
+class _ProjectionState:
+    """What :meth:`QuantizationEffect._projection_terms` reuses across depths."""
+
+    base: Quantizer  # kept alive, since the state is keyed by its id
+    C: np.ndarray
+    T: np.ndarray
+    offset: np.ndarray
+    DU: np.ndarray
+    ee_f: np.ndarray
+    de_f: np.ndarray
+    sq_f: np.ndarray
+    cross_f: np.ndarray
+    G: float
+    W: float
+    outside_rows: np.ndarray
+    outside: np.ndarray
+    offset_norm: np.ndarray
 
 
 def quantization_effect(X, u, quantizer: Quantizer, bits, *, n_clusters: int = 10, rng=None,
@@ -672,11 +836,11 @@ def _plan(
     name = _proxy_name(proxy, method)
     if len(feasible_rows) > 1:
         prox = PROXIES.get(name)().fit(X, u, method=method, n_clusters=n_clusters, rng=rng)
+        effect = QuantizationEffect(X, u, families[0][0], n_clusters=n_clusters, rng=rng)
         sizes = np.array([r.size for r in feasible_rows])
         # the exact proxy builds one coreset per distinct size only
         uniq, inv = np.unique(sizes, return_inverse=True)
         errs = prox.error(uniq)[inv]
-        effect = QuantizationEffect(X, u, families[0][0], n_clusters=n_clusters, rng=rng)
     else:
         errs, effect = [float("nan")], None
     for r, e in zip(feasible_rows, errs, strict=True):
@@ -688,7 +852,7 @@ def _plan(
         if effect is None:
             r.predicted_error = r.cs_error
             continue
-        floor = effect.lower_bound(r.cs_error, r.quantization_error)
+        floor = effect.lower_bound(r.cs_error, r.quantization_error, r.bits, r._q)
         if prune and floor > best_so_far:
             r.spread_ratio = r.quantization_bias = float("nan")
             r.predicted_error, r.pruned = floor, True

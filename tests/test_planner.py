@@ -11,6 +11,7 @@ from qcoreset.planner import (
     candidate_bits,
     class_sizes,
     error_curve,
+    fit_quantizers,
     max_coreset_size,
     plan,
     plan_weight_encoding,
@@ -207,25 +208,34 @@ def test_class_allocation_mass_keeps_proportional_sizes(rng):
         QuantizedCoreset(class_allocation="equal").fit(X, y)
 
 
+@pytest.mark.parametrize("quantizer", ["fixed", "auto"])
 @pytest.mark.parametrize("budget", ["0.5%", "3%", "20%"])
-def test_pruning_never_changes_the_choice(rng, budget):
-    X, _ = hard_blobs(rng, n=3000, d=6)
+def test_pruning_never_changes_the_choice(rng, budget, quantizer):
+    if quantizer == "fixed":
+        X, _ = hard_blobs(rng, n=3000, d=6)
+    else:  # digits (constant columns, a few rows): pca and fixed depths are both pruned
+        from sklearn.datasets import load_digits
+
+        X = load_digits().data
     u = np.ones(len(X))
-    q = get_quantizer("fixed", 1).fit(X)
     kw = dict(classes=None, budget_bits=int(float(budget[:-1]) / 100 * 32 * X.size),
-              families=[(q, candidate_bits("fixed"))], method="sensitivity",
+              families=fit_quantizers(X, quantizer, "auto"), method="sensitivity",
               proxy="sampling", n_clusters=10)
     fast = _plan(X, u, rng=np.random.default_rng(5), **kw)
     full = _plan(X, u, rng=np.random.default_rng(5), prune=False, **kw)
+    pruned = set()
     assert (fast.chosen.bits, fast.chosen.size) == (full.chosen.bits, full.chosen.size)
     assert fast.chosen.predicted_error == full.chosen.predicted_error
     for a, b in zip(fast.rows, full.rows, strict=True):
         assert not b.pruned
         if a.pruned:  # the floor is a floor, and above the choice
+            pruned.add(a.quantizer)
             assert a.predicted_error <= b.predicted_error * (1 + 1e-12)
             assert a.predicted_error > fast.chosen.predicted_error
         else:
             assert a.predicted_error == b.predicted_error
+    if quantizer == "auto" and budget != "20%":
+        assert pruned == {"fixed", "pca"}
 
 
 def test_auto_plan_holds_every_quantizers_rows_and_picks_the_best(rng):
@@ -266,6 +276,9 @@ def test_projection_terms_equal_the_direct_computation(rng):
     class Plain:  # the same quantizer, seen without its basis: the generic path
         uses_bits = True
 
+        def _prepare(self, X):
+            return q._prepare(X)
+
         def with_bits(self, b):
             return q.with_bits(b)
 
@@ -273,3 +286,36 @@ def test_projection_terms_equal_the_direct_computation(rng):
     for s in (1, 2, 4, 8):
         fast, direct = eff.at(s, q), eff.at(s, Plain())
         assert fast == pytest.approx(direct, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("variance", [0.5, 0.9, 0.999])
+def test_projection_floor_is_below_every_depth(rng, variance):
+    # the floor lets the planner skip pca depths: it must never exceed the prediction
+    from qcoreset.planner import QuantizationEffect
+
+    X, _ = hard_blobs(rng, n=2000, d=30)
+    X[:, 7] = 0.1  # a constant column whose value is not a float32 number
+    q = get_quantizer("pca", 3, variance=variance).fit(X)
+    u = rng.uniform(0.2, 3.0, len(X))
+    eff = QuantizationEffect(X, u, q, rng=7, sample_size=700)
+    for s in candidate_bits("pca"):
+        ratio, bias = eff.at(s, q)
+        for cs in (1e-3, 0.7, 40.0):
+            floor = eff.lower_bound(cs, q.with_bits(s).error_bound_, s, q)
+            assert 0.0 <= floor <= np.sqrt(cs * cs * ratio + bias * bias) * (1 + 1e-12)
+    # rows beyond the fitted coefficient ranges are clipped: the basis floor counts that
+    # (the worst-case floor holds for the fitted rows only)
+    part = get_quantizer("pca", 3, variance=variance).fit(X[:300])
+    eff = QuantizationEffect(X, u, part, rng=7, sample_size=700)
+    assert eff._projection_state(part).outside_rows.size > 0
+    for s in (1, 4, 8):
+        ratio, bias = eff.at(s, part)
+        floor = eff.lower_bound(1.0, np.inf, s, part)  # the basis floor alone
+        assert floor <= np.sqrt(ratio + bias * bias) * (1 + 1e-12)
+    # without far outliers to stretch the coefficient ranges, the floor at fine depths is
+    # close to the prediction (what makes it prune)
+    X = rng.normal(size=(2000, 5)) @ rng.normal(size=(5, 30)) + 0.3 * rng.normal(size=(2000, 30))
+    q = get_quantizer("pca", 3, variance=variance).fit(X)
+    eff = QuantizationEffect(X, u, q, rng=7, sample_size=700)
+    ratio, _ = eff.at(8, q)
+    assert eff.lower_bound(1.0, q.with_bits(8).error_bound_, 8, q) > 0.9 * np.sqrt(ratio)
