@@ -23,6 +23,8 @@ Usage::
 
     python benchmarks/reduction.py                       # all datasets, 5 seeds
     python benchmarks/reduction.py --datasets digits --seeds 2 --tasks kmeans logreg
+    python benchmarks/reduction.py --timing-only --datasets fashion-mnist   # planner time
+    python benchmarks/reduction.py --plans-only     # the planner's choices, to compare code
 
 Writes ``benchmarks/results/reduction.csv``, ``reduction-summary.csv``,
 ``reduction-oracle.csv`` and ``reduction-<dataset>.png`` (when matplotlib is present).
@@ -460,6 +462,32 @@ def timing(args) -> int:
     return 0
 
 
+def plans(args) -> int:
+    """The planner's choice for every dataset, budget, labelling and seed (no tasks).
+
+    One line per default ``QuantizedCoreset`` fit: quantizer, bit depth, size and the
+    predicted error (full precision), so that two versions of the code can be compared
+    line by line (every result of the benchmark depends on the plan only through these).
+    """
+    for dname in args.datasets:
+        Xtr, ytr, _, _ = load(dname)
+        for budget in args.budgets:
+            for labelled in (False, True):
+                for seed in range(args.seeds):
+                    key = f"{dname} {budget} {'labelled' if labelled else 'X-only'} seed {seed}"
+                    try:
+                        qc = QuantizedCoreset(budget=budget, quantizer=args.quantizer,
+                                              random_state=seed).fit(
+                            Xtr, ytr if labelled else None)
+                    except BudgetError as exc:
+                        print(f"{key}: {exc}", flush=True)
+                        continue
+                    c = qc.plan_.chosen
+                    print(f"{key}: {c.quantizer} {c.bits} bits x {c.size} rows, predicted "
+                          f"{c.predicted_error!r}", flush=True)
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", nargs="+",
@@ -494,6 +522,9 @@ def main(argv=None) -> int:
     p.add_argument("--timing-only", action="store_true",
                    help="measure only the planner's time against the construction time of the "
                    "default reduction (no tasks)")
+    p.add_argument("--plans-only", action="store_true",
+                   help="print the planner's choice for every dataset, budget, labelling "
+                   "and seed (no tasks), to compare versions of the code")
     p.add_argument("--summarise-only", action="store_true",
                    help="print and save the summary of OUT/reduction-partial.csv without "
                    "measuring anything")
@@ -502,6 +533,8 @@ def main(argv=None) -> int:
     args.task_params = _task_params(args.task_params)
     if args.timing_only:
         return timing(args)
+    if args.plans_only:
+        return plans(args)
     if args.summarise_only:
         rows = _read_partial(args.out / "reduction-partial.csv")
         if not rows:
