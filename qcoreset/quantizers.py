@@ -421,10 +421,14 @@ class FixedQuantizer(Quantizer):
         scale = np.maximum(np.abs(self.lo_), np.abs(self.hi_))
         self._slack = 4.0 * np.spacing(np.maximum(scale, np.finfo(np.float64).tiny))
 
-    def _scaled(self, Xv):
+    def _scaled(self, Xv, out=None):
+        """Grid positions ``clip((x - lo) / step, 0, levels)`` of the non-constant columns
+        (into ``out`` when given), with those columns' ``lo`` and ``step``."""
         var = ~self.constant_
         lo, step = self.lo_[var], self.step_[var]
-        return np.clip((Xv - lo) / step, 0.0, float(self.levels_)), lo, step
+        t = np.subtract(Xv, lo, out=out)
+        t /= step
+        return np.clip(t, 0.0, float(self.levels_), out=t), lo, step
 
     def _column_codes(self, Xv, rng):
         t, _, _ = self._scaled(Xv)
@@ -437,12 +441,9 @@ class FixedQuantizer(Quantizer):
     def _error_rows(self, X, prepared=None, out=None):
         # the arithmetic of _values(_codes(X)) - X, in place on one array
         var = ~self.constant_
-        lo, step = self.lo_[var], self.step_[var]
-        Xv = self._prepare(X) if prepared is None else prepared
         some_const = not var.all()
-        t = np.subtract(Xv, lo, out=None if some_const else out)
-        t /= step
-        np.clip(t, 0.0, float(self.levels_), out=t)
+        t, lo, step = self._scaled(self._prepare(X) if prepared is None else prepared,
+                                   out=None if some_const else out)
         np.rint(t, out=t)
         t *= step
         t += lo
@@ -997,11 +998,18 @@ class ProjectionQuantizer(Quantizer):
     def _prepare(self, X) -> np.ndarray:
         return self._coefficients(Quantizer._prepare(self, X))
 
+    def _positions(self, C):
+        """Grid positions ``clip((c - lo) / step, 0, levels)`` of coefficients (0 where a
+        coefficient's range is a single value)."""
+        t = np.subtract(C, self.lo_)
+        t /= np.where(self.step_ > 0, self.step_, 1.0)
+        np.clip(t, 0.0, float(self.levels_), out=t)
+        if not (self.step_ > 0).all():
+            t[:, self.step_ <= 0] = 0.0
+        return t
+
     def _column_codes(self, C, rng):
-        safe = np.where(self.step_ > 0, self.step_, 1.0)
-        t = np.clip((C - self.lo_) / safe, 0.0, float(self.levels_))
-        t = np.where(self.step_ > 0, t, 0.0)
-        return np.rint(t).astype(np.uint64)
+        return np.rint(self._positions(C)).astype(np.uint64)
 
     def _coefficient_values(self, codes):
         """Dequantized coefficients of codes, shape (n, rank_)."""
@@ -1010,11 +1018,7 @@ class ProjectionQuantizer(Quantizer):
     def _coefficient_errors(self, C):
         """``Q(c) - c`` of coefficients: the arithmetic of ``_coefficient_values(
         _column_codes(C)) - C``, in place on one array."""
-        t = np.subtract(C, self.lo_)
-        t /= np.where(self.step_ > 0, self.step_, 1.0)
-        np.clip(t, 0.0, float(self.levels_), out=t)
-        if not (self.step_ > 0).all():
-            t[:, self.step_ <= 0] = 0.0
+        t = self._positions(C)
         np.rint(t, out=t)
         t *= self.step_
         t += self.lo_
