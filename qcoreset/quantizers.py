@@ -51,10 +51,21 @@ QUANTIZERS: Registry[type[Quantizer]] = Registry("quantizer")
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
-def _row_chunks(X, elements: int = 1 << 21):
-    """(start, length) of row blocks of about ``elements`` values, for bounded memory."""
+def _row_chunks(X, elements: int = 1 << 18):
+    """(start, length) of row blocks of about ``elements`` values (2 MiB of float64): for
+    bounded memory, and row-wise work whose temporaries stay in the cache."""
     step = max(1, elements // max(1, X.shape[1]))
     return [(i, step) for i in range(0, X.shape[0], step)]
+
+
+def _by_rows(fn, X, *rest):
+    """``fn`` applied to row blocks of ``X`` (and the same rows of the arrays ``rest``),
+    the results stacked: the same numbers as one call, in bounded memory and faster."""
+    blocks = _row_chunks(X)
+    if len(blocks) <= 1:
+        return fn(X, *rest)
+    return np.concatenate([fn(X[i : i + k], *(a[i : i + k] for a in rest))
+                           for i, k in blocks])
 
 
 def _check_fitted(q) -> None:
@@ -237,6 +248,9 @@ class Quantizer(TransformerMixin, BaseEstimator):
         their bound includes the clipping distance.
         """
         _check_fitted(self)
+        return _by_rows(self._row_error_bound, np.asarray(X))
+
+    def _row_error_bound(self, X) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
         b = np.empty_like(X)
         var = ~self.constant_
@@ -288,10 +302,18 @@ class Quantizer(TransformerMixin, BaseEstimator):
         return np.subtract(self._values(self._codes(X, self._rng(), prepared)), X, out=out)
 
     def _values(self, codes: np.ndarray) -> np.ndarray:
+        if not self.constant_.any():
+            return np.asarray(self._column_values(codes), dtype=np.float64)
         n = codes.shape[0]
         out = np.empty((n, self.constant_.size), dtype=np.float64)
         out[:, self.constant_] = self.constant_values_[self.constant_]
-        out[:, ~self.constant_] = self._column_values(codes)
+        values = self._column_values(codes)
+        # the non-constant columns run by run: slices, not a (slow) boolean column index
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], ~self.constant_, [0]]).astype(int)))
+        j = 0
+        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+            out[:, start:stop] = values[:, j : j + stop - start]
+            j += stop - start
         return out
 
     def _n_codes(self) -> int:
@@ -993,7 +1015,8 @@ class ProjectionQuantizer(Quantizer):
         return (residual + q) * (1.0 + 1e-12) + 1e-12 * mag * (1.0 + self._basis_norm)
 
     def _coefficients(self, Xv):
-        return (np.asarray(Xv, dtype=np.float64) - self.mean_) @ self.basis_
+        return _by_rows(lambda B: (np.asarray(B, dtype=np.float64) - self.mean_) @ self.basis_,
+                        np.asarray(Xv))
 
     def _prepare(self, X) -> np.ndarray:
         return self._coefficients(Quantizer._prepare(self, X))
@@ -1026,12 +1049,24 @@ class ProjectionQuantizer(Quantizer):
         return t
 
     def _column_values(self, codes):
-        return self.mean_ + self._coefficient_values(codes) @ self.basis_.T
+        # blocks of the decoded width, not of the code width
+        rows = max(1, (1 << 18) // max(1, self.basis_.shape[0]))
+        n = codes.shape[0]
+        if n <= rows:
+            return self.mean_ + self._coefficient_values(codes) @ self.basis_.T
+        out = np.empty((n, self.basis_.shape[0]))
+        for i in range(0, n, rows):
+            out[i : i + rows] = self.mean_ + self._coefficient_values(
+                codes[i : i + rows]) @ self.basis_.T
+        return out
 
     def row_error_bound(self, X) -> np.ndarray:
         """Per-row upper bound on ``||x - Q(x)||_2``: residual outside the basis plus
         coefficient rounding (and clipping) mapped back through the basis."""
         _check_fitted(self)
+        return _by_rows(self._row_error_bound, np.asarray(X))
+
+    def _row_error_bound(self, X) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
         var = ~self.constant_
         Z = X[:, var] - self.mean_
