@@ -1138,8 +1138,10 @@ def class_sizes(
 
     with :func:`qcoreset.convex.allocate_budget` (LP + greedy integer repair). Compared
     with sizes proportional to mass, classes whose rows are spread out (large ``E_c``)
-    get more rows and tight classes fewer -- the classical optimal (Neyman) allocation
-    when ``E_c(m) ~ sigma_c / sqrt(m)``.
+    get more rows and tight classes fewer: when ``E_c(m) ~ U_c sigma_c / sqrt(m)`` the
+    sizes are ``m_c ~ (U_c sigma_c)^(2/3)``, between proportional sizes and the Neyman
+    allocation ``m_c ~ U_c sigma_c`` (which minimises the sum of the classes' variances
+    rather than of their standard errors).
 
     Parameters
     ----------
