@@ -157,9 +157,15 @@ def _pooled_rms(parts):
             for c in np.unique(y)}
 
 
-def test_class_multipliers_are_the_pooled_neyman_fractions():
+def _pooled_multipliers(parts):
+    """The single-node class sizes m_c ~ (N_c R_c)^(2/3) as fractions: (R_c^2 / N_c)^(1/3)."""
+    counts = np.bincount(np.concatenate([y for _, y in parts]))
+    return {c: np.cbrt(r * r / counts[c]) for c, r in _pooled_rms(parts).items()}
+
+
+def test_class_multipliers_are_the_pooled_single_node_fractions():
     parts = _labelled_parts()
-    rms = _pooled_rms(parts)
+    rms = _pooled_multipliers(parts)
     stats = []
     for X, y in parts:
         classes, inv = np.unique(y, return_inverse=True)
@@ -226,8 +232,8 @@ def test_reduce_parts_common_fraction_budgets_and_weights(budget):
     assert res.allocation.sum() <= res.available_bits
     assert res.file_bits <= res.budget_bits and 8 * len(res.payload) == res.file_bits
     t, g = res.fraction, res.class_multipliers
-    rms = _pooled_rms(parts)
-    assert all(g[c] == pytest.approx(rms[c] / max(rms.values())) for c in rms)
+    want = _pooled_multipliers(parts)
+    assert all(g[c] == pytest.approx(want[c] / max(want.values())) for c in want)
     dec = res.coreset
     start = 0
     for (_, y), qc in zip(parts, res.local, strict=True):
