@@ -948,7 +948,7 @@ def class_multipliers(stats) -> list:
     are scaled to a largest value of 1. (On Fashion-MNIST with 2 ranks and 10 seeds the
     Neyman multipliers ``g_c ∝ R_c`` lost 0.0018 of logreg accuracy to the ``size`` split
     on block splits; these multipliers are level with it,
-    ``benchmarks/results/distributed-fashion-2ranks-10seeds-summary.md``.)
+    ``benchmarks/results/distributed-fashion-2ranks-10seeds*-summary.md``.)
 
     Parameters
     ----------
