@@ -58,14 +58,13 @@ def _row_chunks(X, elements: int = 1 << 18):
     return [(i, step) for i in range(0, X.shape[0], step)]
 
 
-def _by_rows(fn, X, *rest):
-    """``fn`` applied to row blocks of ``X`` (and the same rows of the arrays ``rest``),
-    the results stacked: the same numbers as one call, in bounded memory and faster."""
+def _by_rows(fn, X):
+    """``fn`` applied to row blocks of ``X``, the results stacked: the same numbers as one
+    call on ``X`` (the work is row by row), in bounded memory and faster."""
     blocks = _row_chunks(X)
     if len(blocks) <= 1:
-        return fn(X, *rest)
-    return np.concatenate([fn(X[i : i + k], *(a[i : i + k] for a in rest))
-                           for i, k in blocks])
+        return fn(X)
+    return np.concatenate([fn(X[i : i + k]) for i, k in blocks])
 
 
 def _check_fitted(q) -> None:
