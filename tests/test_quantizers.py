@@ -314,3 +314,19 @@ def test_pca_min_rank_floors_the_automatic_rank(rng):
     assert get_quantizer("pca", 3, min_rank=100).fit(X).rank_ == 29  # capped: d_var = 29
     with pytest.raises(InputError, match="min_rank"):
         get_quantizer("pca", 3, min_rank=0).fit(X)
+
+
+@pytest.mark.parametrize("name", ["fixed", "float", "none", "pca"])
+def test_decoding_places_every_column_with_several_constant_runs(name, rng):
+    # decoding writes the non-constant columns run by run: constants at the edges, in runs
+    X = rng.normal(size=(50, 9))
+    for j, v in ((0, 1.5), (2, -3.0), (3, 0.25), (8, 7.0)):
+        X[:, j] = v
+    q = make(name, 4 if name in ("fixed", "pca") else (10 if name == "float" else None)).fit(X)
+    codes = q._codes(X, q._rng())
+    want = np.empty(X.shape)
+    want[:, q.constant_] = q.constant_values_[q.constant_]
+    want[:, ~q.constant_] = q._column_values(codes)
+    assert q.constant_.sum() == 4
+    assert np.array_equal(q._values(codes), want)
+    assert np.array_equal(q.decode(q.encode(X), len(X)), want)
