@@ -51,17 +51,19 @@ QUANTIZERS: Registry[type[Quantizer]] = Registry("quantizer")
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
-def _row_chunks(X, elements: int = 1 << 18):
-    """(start, length) of row blocks of about ``elements`` values (2 MiB of float64): for
-    bounded memory, and row-wise work whose temporaries stay in the cache."""
-    step = max(1, elements // max(1, X.shape[1]))
+def _row_chunks(X, elements: int = 1 << 18, width: int | None = None):
+    """(start, length) of row blocks of about ``elements`` values (2 MiB of float64) for
+    rows ``width`` wide (default: ``X``'s): bounded memory, and row-wise work whose
+    temporaries stay in the cache."""
+    step = max(1, elements // max(1, X.shape[1] if width is None else width))
     return [(i, step) for i in range(0, X.shape[0], step)]
 
 
-def _by_rows(fn, X):
+def _by_rows(fn, X, width: int | None = None):
     """``fn`` applied to row blocks of ``X``, the results stacked: the same numbers as one
-    call on ``X`` (the work is row by row), in bounded memory and faster."""
-    blocks = _row_chunks(X)
+    call on ``X`` (the work is row by row), in bounded memory and faster. ``width``: the
+    widest rows the work handles, when wider than ``X``'s."""
+    blocks = _row_chunks(X, width=width)
     if len(blocks) <= 1:
         return fn(X)
     return np.concatenate([fn(X[i : i + k]) for i, k in blocks])
@@ -1048,16 +1050,8 @@ class ProjectionQuantizer(Quantizer):
         return t
 
     def _column_values(self, codes):
-        # blocks of the decoded width, not of the code width
-        rows = max(1, (1 << 18) // max(1, self.basis_.shape[0]))
-        n = codes.shape[0]
-        if n <= rows:
-            return self.mean_ + self._coefficient_values(codes) @ self.basis_.T
-        out = np.empty((n, self.basis_.shape[0]))
-        for i in range(0, n, rows):
-            out[i : i + rows] = self.mean_ + self._coefficient_values(
-                codes[i : i + rows]) @ self.basis_.T
-        return out
+        return _by_rows(lambda c: self.mean_ + self._coefficient_values(c) @ self.basis_.T,
+                        codes, width=self.basis_.shape[0])
 
     def row_error_bound(self, X) -> np.ndarray:
         """Per-row upper bound on ``||x - Q(x)||_2``: residual outside the basis plus
