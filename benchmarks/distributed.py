@@ -8,13 +8,18 @@ Subcommands (results go to ``benchmarks/results/distributed-*``):
     ranks and task, over seeds. Simulated in one process with
     :func:`qcoreset.distributed.reduce_parts`, which runs the ranks' steps one after the
     other and writes the same bytes as the MPI job (checked in the tests). Labels travel
-    (class-aware coresets) and both tasks are trained on the same merged coreset:
-    ``kmeans`` (normalized cost: coreset model's cost on all training rows / full model's,
-    lower is better) and ``logreg`` (accuracy degradation on the test split, lower is
-    better). The seed drives the split and the reduction. The constructor is the
-    distributed default (``method="auto"``: uniform per class, since labels travel), so
-    ``optimal`` is the common-fraction rule; each row of the CSV records the constructor,
-    the fraction and every rank's bit depth.
+    (class-aware coresets) and every task is trained on the same merged coreset:
+    ``kmeans`` and ``pca`` (normalized cost: the coreset model's cost on all training rows /
+    the full model's, lower is better) and ``logreg`` (accuracy degradation on the test
+    split, lower is better). The seed drives the split and the reduction. The constructor
+    is the distributed default (``method="auto"``: uniform per class, since labels
+    travel), so ``optimal`` is the common-fraction rule; each row of the CSV records the
+    constructor, the fraction, every rank's bit depth and the merged coreset's effective
+    rows (:func:`effective_rows`), which the allocation controls directly.
+``noise``
+    How much of a cell's seed-to-seed spread is the task's own randomness: one merged
+    coreset evaluated with several evaluation seeds, against several reductions (job
+    seeds) evaluated with one.
 ``mpi``
     Real ``mpiexec`` jobs: Fashion-MNIST at 1 % with 4 ranks (k-means normalized cost of
     the written container), bytes sent per rank, and wall time against the number of
@@ -30,6 +35,7 @@ Examples::
     python benchmarks/distributed.py quality --datasets fashion-mnist --ranks 2 4 8 --seeds 5
     python benchmarks/distributed.py mpi --seeds 3
     python benchmarks/distributed.py ooc --path /tmp/big.npy
+    python benchmarks/distributed.py noise --dataset fashion-mnist --split block --ranks 2
     python benchmarks/distributed.py summary benchmarks/results/distributed-quality.csv
 """
 
@@ -100,6 +106,24 @@ def _evaluate(task_name, dec, X, y, Xte, yte, full, seed):
     return float(value), float(res.coreset_value), float(res.full_value)
 
 
+def effective_rows(labels, weights) -> float:
+    """Kish effective sample size of a weighted coreset, summed over its classes.
+
+    ``sum_c (sum_{i in c} w_i)^2 / sum_{i in c} w_i^2``: the number of equally weighted
+    rows that would estimate every class's mean as precisely as the coreset does. It equals
+    the number of rows when every class's rows carry one weight (what the common-fraction
+    rule gives); unequal weights within a class (rows of one class sampled at different
+    rates on different ranks) lower it. One class when ``labels`` is None.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if labels is None:
+        groups = [w]
+    else:
+        labels = np.asarray(labels)
+        groups = [w[labels == c] for c in np.unique(labels)]
+    return float(sum(g.sum() ** 2 / np.dot(g, g) for g in groups if g.size))
+
+
 def _write_csv(path: Path, rows: list[dict]) -> None:
     if not rows:
         return
@@ -148,6 +172,8 @@ def cmd_quality(args) -> None:
                                 "allocation": " ".join(map(str, res.allocation)),
                                 "payload_bits": " ".join(map(str, res.payload_bits)),
                                 "coreset_size": int(res.coreset.header["coreset_size"]),
+                                "effective_rows": round(effective_rows(
+                                    res.coreset.labels, res.coreset.weights), 1),
                                 "curve_weight": "" if res.curve_weight is None else " ".join(
                                     f"{w:.3f}" for w in res.curve_weight),
                                 "method": res.method,
@@ -166,9 +192,7 @@ def cmd_quality(args) -> None:
                               + f"  alloc {res.allocation.tolist()}  ({t_red:.1f} s)",
                               flush=True)
                     _write_csv(RESULTS / f"distributed-{tag}.csv", rows)
-    summary = summarize(rows)
-    (RESULTS / f"distributed-{tag}-summary.json").write_text(json.dumps(summary, indent=1))
-    print_summary(summary)
+    _write_summary(rows, RESULTS / f"distributed-{tag}-summary.json")
 
 
 def summarize(rows: list[dict]) -> list[dict]:
@@ -214,6 +238,63 @@ def summarize(rows: list[dict]) -> list[dict]:
     return out
 
 
+def summarize_effective(rows: list[dict]) -> list[dict]:
+    """Per (dataset, split, ranks): every rule's median effective rows and rows over seeds.
+
+    Rows without an ``effective_rows`` value (CSV files written before it was recorded)
+    are skipped; each (rule, seed) counts once, whatever the number of tasks.
+    """
+    cells: dict = {}
+    for r in rows:
+        if r.get("effective_rows") in (None, ""):
+            continue
+        key = (r["dataset"], r["split"], int(r["ranks"]))
+        cells.setdefault(key, {}).setdefault(r["rule"], {})[int(r["seed"])] = (
+            float(r["effective_rows"]), int(r["coreset_size"]))
+    out = []
+    for (dataset, split, ranks), by_rule in sorted(cells.items()):
+        cell = {"dataset": dataset, "split": split, "ranks": ranks,
+                "seeds": max(len(v) for v in by_rule.values())}
+        for rule, v in by_rule.items():
+            cell[f"effective_{rule}"] = float(np.median([e for e, _ in v.values()]))
+            cell[f"rows_{rule}"] = float(np.median([m for _, m in v.values()]))
+        out.append(cell)
+    return out
+
+
+def markdown_effective(effective: list[dict]) -> str:
+    """The effective-rows summary as a markdown table (``effective (rows)``)."""
+    if not effective:
+        return ""
+    lines = ["| dataset | split | ranks | seeds | " + " | ".join(RULES) + " |",
+             "|---|---|---|---|" + "---|" * len(RULES)]
+    for c in effective:
+        vals = " | ".join(f"{c[f'effective_{r}']:.0f} ({c[f'rows_{r}']:.0f})"
+                          if f"effective_{r}" in c else "–" for r in RULES)
+        lines.append(f"| {c['dataset']} | {c['split']} | {c['ranks']} | {c['seeds']} | "
+                     f"{vals} |")
+    return "\n".join(lines) + "\n"
+
+
+def _write_summary(rows: list[dict], out: Path | None, md: Path | None = None,
+                   notes=()) -> None:
+    """Print the summaries of ``rows``; write them as JSON (``{"cells", "effective_rows"}``)
+    and as markdown (``notes`` as paragraphs above the tables) where asked."""
+    summary, effective = summarize(rows), summarize_effective(rows)
+    if out is not None:
+        Path(out).write_text(json.dumps({"cells": summary, "effective_rows": effective},
+                                        indent=1))
+    text = markdown_summary(summary)
+    if effective:
+        text += ("\nEffective rows of the merged coreset (Kish, summed over classes; "
+                 "median over seeds), with its rows in parentheses:\n\n"
+                 + markdown_effective(effective))
+    if md is not None:
+        Path(md).write_text("".join(f"{line}\n\n" for line in notes) + text)
+    print()
+    print(text, end="")
+
+
 def markdown_summary(summary: list[dict]) -> str:
     """The summary as a markdown table (median +- seed-to-seed standard deviation)."""
     lines = ["| dataset | split | ranks | task | seeds | "
@@ -234,9 +315,39 @@ def markdown_summary(summary: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_summary(summary: list[dict]) -> None:
-    print()
-    print(markdown_summary(summary), end="")
+# ------------------------------------------------------------------------------- noise
+
+
+def cmd_noise(args) -> None:
+    from qcoreset.distributed import reduce_parts, split_rows
+
+    X, y, Xte, yte = _data(args.dataset)
+    budget = args.budget or BUDGETS[args.dataset]
+    full = _full_model(args.task, args.dataset, X, y, args.cache)
+    idx = split_rows(X.shape[0], args.ranks, args.split, y=y, seed=args.seed)
+    parts = [(X[i], y[i]) for i in idx]
+    k = args.repeats
+
+    def reduce(job_seed):
+        return reduce_parts(parts, budget=budget, allocation=args.rule,
+                            random_state=job_seed).coreset
+
+    one = reduce(args.seed)  # one coreset, the task's own seeds varied
+    eval_seeds = [args.seed + 1000 * j for j in range(k)]
+    by_eval = [_evaluate(args.task, one, X, y, Xte, yte, full, s)[0] for s in eval_seeds]
+    job_seeds = [args.seed + j for j in range(k)]  # the reduction's seeds, one task seed
+    by_job = [_evaluate(args.task, reduce(s), X, y, Xte, yte, full, args.seed)[0]
+              for s in job_seeds]
+    out = {"dataset": args.dataset, "split": args.split, "ranks": args.ranks,
+           "rule": args.rule, "task": args.task, "budget": budget, "split_seed": args.seed,
+           "eval_seeds": eval_seeds, "by_eval_seed": by_eval, "job_seeds": job_seeds,
+           "by_job_seed": by_job}
+    for name, v in (("evaluation seeds, one coreset", by_eval),
+                    ("job seeds, one evaluation seed", by_job)):
+        print(f"{args.task} over {k} {name}: mean {np.mean(v):.4f}, sd {np.std(v, ddof=1):.4f}"
+              f", range {min(v):.4f}-{max(v):.4f}", flush=True)
+    tag = f"{args.dataset}-{args.split.replace(':', '')}-{args.ranks}-{args.task}"
+    (RESULTS / f"distributed-noise-{tag}.json").write_text(json.dumps(out, indent=1))
 
 
 # --------------------------------------------------------------------------------- mpi
@@ -371,13 +482,7 @@ def cmd_summary(args) -> None:
                 r["ranks"] = int(r["ranks"])
                 r["error"] = float(r["error"])
                 rows.append(r)
-    summary = summarize(rows)
-    if args.out:
-        Path(args.out).write_text(json.dumps(summary, indent=1))
-    if args.md:
-        notes = "".join(f"{line}\n\n" for line in args.note or [])
-        Path(args.md).write_text(notes + markdown_summary(summary))
-    print_summary(summary)
+    _write_summary(rows, args.out, args.md, args.note or [])
 
 
 def main(argv=None) -> None:
@@ -388,13 +493,22 @@ def main(argv=None) -> None:
     q.add_argument("--splits", nargs="+", default=["block", "label-skew:0.9"])
     q.add_argument("--ranks", nargs="+", type=int, default=[4])
     q.add_argument("--seeds", type=int, default=3)
-    q.add_argument("--tasks", nargs="+", default=["kmeans", "logreg"])
+    q.add_argument("--tasks", nargs="+", default=["kmeans", "pca", "logreg"])
     q.add_argument("--budget", help="budget for every dataset (default: digits 5%%, "
                    "fashion-mnist 1%%)")
     q.add_argument("--tag", help="suffix of the result files (default: quality)")
     q.add_argument("--rules", nargs="+", default=list(RULES), choices=RULES,
                    help="allocation rules to run (default: all four); the summary of "
                    "several CSV files lets a later file's rows replace an earlier one's")
+    nz = sub.add_parser("noise", help="spread of one cell: evaluation seeds vs job seeds")
+    nz.add_argument("--dataset", default="fashion-mnist")
+    nz.add_argument("--split", default="block")
+    nz.add_argument("--ranks", type=int, default=2)
+    nz.add_argument("--rule", default="equal", choices=RULES)
+    nz.add_argument("--task", default="kmeans")
+    nz.add_argument("--seed", type=int, default=0, help="seed of the split (and first seeds)")
+    nz.add_argument("--repeats", type=int, default=8)
+    nz.add_argument("--budget")
     m = sub.add_parser("mpi", help="real mpiexec runs: quality, bytes per rank, wall time")
     m.add_argument("--dataset", default="fashion-mnist")
     m.add_argument("--budget", default="1%")
@@ -413,13 +527,13 @@ def main(argv=None) -> None:
     sm.add_argument("--md", help="also write the summary as a markdown table here")
     sm.add_argument("--note", action="append",
                     help="a paragraph written above the markdown table (repeatable)")
-    for p in (q, m):
+    for p in (q, nz, m):
         p.add_argument("--cache", type=Path,
                        default=Path(tempfile.gettempdir()) / "qcoreset-bench-cache",
                        help="folder for the full-data models (default: a temp folder)")
     args = parser.parse_args(argv)
     RESULTS.mkdir(exist_ok=True)
-    {"quality": cmd_quality, "mpi": cmd_mpi, "ooc": cmd_ooc,
+    {"quality": cmd_quality, "noise": cmd_noise, "mpi": cmd_mpi, "ooc": cmd_ooc,
      "summary": cmd_summary}[args.cmd](args)
 
 
