@@ -336,8 +336,8 @@ def cmd_noise(args) -> None:
     eval_seeds = [args.seed + 1000 * j for j in range(k)]
     by_eval = [_evaluate(args.task, one, X, y, Xte, yte, full, s)[0] for s in eval_seeds]
     job_seeds = [args.seed + j for j in range(k)]  # the reduction's seeds, one task seed
-    by_job = [_evaluate(args.task, reduce(s), X, y, Xte, yte, full, args.seed)[0]
-              for s in job_seeds]
+    by_job = [_evaluate(args.task, one if s == args.seed else reduce(s), X, y, Xte, yte,
+                        full, args.seed)[0] for s in job_seeds]
     out = {"dataset": args.dataset, "split": args.split, "ranks": args.ranks,
            "rule": args.rule, "task": args.task, "budget": budget, "split_seed": args.seed,
            "eval_seeds": eval_seeds, "by_eval_seed": by_eval, "job_seeds": job_seeds,
