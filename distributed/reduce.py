@@ -277,11 +277,17 @@ def _class_counts(yl, ul) -> np.ndarray:
     return counts.astype(np.int64)
 
 
-def _candidates(Xl, params: _Params, round_seed=None) -> list:
-    """The planner's candidate (fitted quantizer at its depth) list, in plan-row order."""
+def _candidates(Xl, yl, params: _Params, round_seed=None) -> list:
+    """The planner's candidate (fitted quantizer at its depth) list, in plan-row order.
+
+    Fitted as :func:`qcoreset.planner.plan` and :class:`qcoreset.QuantizedCoreset` fit
+    them: with the labels (``pca`` chooses a rank that keeps the classes apart) and the
+    planner's ``n_clusters``.
+    """
     out = []
     for q0, options in fit_quantizers(Xl, params.quantizer, params.bits,
-                                      random_state=round_seed):
+                                      random_state=round_seed, y=yl,
+                                      n_clusters=params.n_clusters):
         out.extend(q0.with_bits(s) if q0.uses_bits else q0 for s in options)
     return out
 
@@ -296,7 +302,7 @@ def _price_table(Xl, yl, ul, params: _Params) -> tuple[np.ndarray, np.ndarray, n
     classes = None if yl is None else np.unique(yl[ul > 0])
     wenc, wbits = plan_weight_encoding(params.method, ul)
     heads, rbits = [], []
-    for q in _candidates(Xl, params):
+    for q in _candidates(Xl, yl, params):
         heads.append(payload_nbytes(d=Xl.shape[1], m=0, quantizer=q, weight_encoding=wenc,
                                     weight_bits=wbits, classes=classes, method=params.method))
         rbits.append(q.value_bits_per_row_ + wbits)
@@ -390,7 +396,7 @@ def _local_fraction_payload(Xl, yl, ul, bits: int, candidate: int, rows, params:
     rs = np.random.RandomState(seed)
     build_seed = int(rs.randint(2**31 - 1))
     round_seed = int(rs.randint(2**31 - 1))
-    quant = _candidates(Xl, params, round_seed)[candidate]
+    quant = _candidates(Xl, yl, params, round_seed)[candidate]
     rows = np.asarray(rows, dtype=np.int64)[:_class_counts(yl, ul).shape[0]]
     classes = None if yl is None else np.unique(yl[ul > 0])
     sizes = None if classes is None else dict(zip(classes.tolist(), rows.tolist(),

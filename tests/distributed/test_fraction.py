@@ -19,6 +19,7 @@ from qcoreset.distributed.allocation import (
     uses_fraction_rule,
 )
 from qcoreset.planner import plan
+from qcoreset.quantizers import get_quantizer
 
 
 def _brute_force_fraction(counts, heads, rbits, total):
@@ -283,6 +284,27 @@ def test_each_rank_quantizes_at_its_planned_depth():
         chosen = plan(X, int(ref[r]), y=y, method="uniform", quantizer="fixed",
                       random_state=rank_seed(7, r)).chosen
         assert qc.bits_ == chosen.bits
+
+
+def test_labelled_pca_ranks_are_the_planners():
+    # classes apart only along a low-variance column: the label-aware rank keeps it
+    rng = np.random.default_rng(0)
+    n, d = 4000, 30
+    y = rng.integers(0, 2, n)
+    X = rng.normal(size=(n, d)) * np.r_[np.linspace(10, 3, d - 1), 0.3]
+    X[:, -1] += y
+    X = X.astype(np.float32)
+    parts = [(X[: n // 2], y[: n // 2]), (X[n // 2 :], y[n // 2 :])]
+    blind = get_quantizer("pca", 4).fit(parts[0][0]).rank_
+    aware = [get_quantizer("pca", 4).fit(Xr, yr).rank_ for Xr, yr in parts]
+    assert blind < min(aware)  # the case the labels decide
+    opt = reduce_parts(parts, budget="2%", quantizer="pca", random_state=0)
+    size = reduce_parts(parts, budget="2%", quantizer="pca", allocation="size",
+                        random_state=0)
+    assert opt.fraction is not None
+    assert [qc.quantizer_.rank_ for qc in opt.local] == aware
+    assert [qc.quantizer_.rank_ for qc in size.local] == aware
+    assert (opt.payload_bits <= opt.allocation).all()
 
 
 def test_real_weight_constructors_keep_the_curves():
