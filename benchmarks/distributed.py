@@ -132,10 +132,9 @@ def effective_rows(labels, weights) -> float:
 RANDOM_FIT_TASKS = ("kmeans", "mlp")
 
 
-def _eval_seeds(task: str, seed: int, k: int) -> list[int]:
-    """Evaluation seeds of one coreset: ``seed``, then ``seed + 1000 j`` for a task whose fit
-    is random (``k`` in all); ``[seed]`` for a deterministic one."""
-    return [seed + 1000 * j for j in range(k if task in RANDOM_FIT_TASKS else 1)]
+def _eval_seeds(seed: int, k: int) -> list[int]:
+    """``k`` evaluation seeds of one coreset: ``seed``, then ``seed + 1000 j``."""
+    return [seed + 1000 * j for j in range(k)]
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
@@ -174,9 +173,9 @@ def cmd_quality(args) -> None:
                         assert (res.payload_bits <= res.allocation).all()
                         assert 8 * len(res.payload) <= res.budget_bits
                         for task in args.tasks:
+                            k = args.eval_seeds if task in RANDOM_FIT_TASKS else 1
                             scores = [_evaluate(task, res.coreset, X, y, Xte, yte, full[task],
-                                                s) for s in _eval_seeds(task, seed,
-                                                                        args.eval_seeds)]
+                                                s) for s in _eval_seeds(seed, k)]
                             value, core_v, full_v = np.mean(scores, axis=0).tolist()
                             rows.append({
                                 "dataset": dataset, "split": split, "ranks": n_ranks,
@@ -352,7 +351,7 @@ def cmd_noise(args) -> None:
                             random_state=job_seed).coreset
 
     one = reduce(args.seed)  # one coreset, the task's own seeds varied
-    eval_seeds = [args.seed + 1000 * j for j in range(k)]  # as _eval_seeds, every task
+    eval_seeds = _eval_seeds(args.seed, k)  # every task, to show which are random
     by_eval = [_evaluate(args.task, one, X, y, Xte, yte, full, s)[0] for s in eval_seeds]
     job_seeds = [args.seed + j for j in range(k)]  # the reduction's seeds, one task seed
     by_job = [_evaluate(args.task, one if s == args.seed else reduce(s), X, y, Xte, yte,
