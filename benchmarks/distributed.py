@@ -503,6 +503,19 @@ def cmd_summary(args) -> None:
     _write_summary(rows, args.out, args.md, args.note or [])
 
 
+def _int_at_least(low: int):
+    """argparse type: an integer >= ``low``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} must be at least {low}")
+        return value
+    return parse
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -514,7 +527,7 @@ def main(argv=None) -> None:
     q.add_argument("--tasks", nargs="+", default=["kmeans", "pca", "logreg"])
     q.add_argument("--budget", help="budget for every dataset (default: digits 5%%, "
                    "fashion-mnist 1%%)")
-    q.add_argument("--eval-seeds", type=int, default=1,
+    q.add_argument("--eval-seeds", type=_int_at_least(1), default=1,
                    help="score each coreset of a task whose fit is random (kmeans, mlp) with "
                    "this many evaluation seeds and record their mean (default 1)")
     q.add_argument("--tag", help="suffix of the result files (default: quality)")
@@ -528,7 +541,7 @@ def main(argv=None) -> None:
     nz.add_argument("--rule", default="equal", choices=RULES)
     nz.add_argument("--task", default="kmeans")
     nz.add_argument("--seed", type=int, default=0, help="seed of the split (and first seeds)")
-    nz.add_argument("--repeats", type=int, default=8)
+    nz.add_argument("--repeats", type=_int_at_least(2), default=8)
     nz.add_argument("--budget")
     m = sub.add_parser("mpi", help="real mpiexec runs: quality, bytes per rank, wall time")
     m.add_argument("--dataset", default="fashion-mnist")
