@@ -46,9 +46,10 @@ from qcoreset.constructors import build_coreset, constructor_params, resolve_met
 from qcoreset.estimator import QuantizedCoreset
 from qcoreset.payload import DecodedPayload, encode_payload, payload_nbytes
 from qcoreset.planner import (
+    _plan,
+    _plan_rng,
     error_curve,
     fit_quantizers,
-    plan,
     plan_weight_encoding,
 )
 
@@ -277,32 +278,41 @@ def _class_counts(yl, ul) -> np.ndarray:
     return counts.astype(np.int64)
 
 
-def _candidates(Xl, yl, params: _Params, round_seed=None) -> list:
-    """The planner's candidate (fitted quantizer at its depth) list, in plan-row order.
+def _families(Xl, yl, params: _Params, round_seed=None) -> list:
+    """The planner's quantizer families ``(fitted quantizer, bit options)`` on this rank.
 
     Fitted as :func:`qcoreset.planner.plan` and :class:`qcoreset.QuantizedCoreset` fit
     them: with the labels (``pca`` chooses a rank that keeps the classes apart) and the
     planner's ``n_clusters``.
     """
+    return fit_quantizers(Xl, params.quantizer, params.bits, random_state=round_seed, y=yl,
+                          n_clusters=params.n_clusters)
+
+
+def _candidates(families) -> list:
+    """The candidate (fitted quantizer at its depth) list of ``families``, in plan-row
+    order."""
     out = []
-    for q0, options in fit_quantizers(Xl, params.quantizer, params.bits,
-                                      random_state=round_seed, y=yl,
-                                      n_clusters=params.n_clusters):
+    for q0, options in families:
         out.extend(q0.with_bits(s) if q0.uses_bits else q0 for s in options)
     return out
 
 
-def _price_table(Xl, yl, ul, params: _Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _price_table(Xl, yl, ul, params: _Params,
+                 families=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(header bytes, bits per row) of every candidate depth, and the class counts.
 
     The planner's own pricing (:func:`qcoreset.payload.payload_nbytes` with ``m = 0``, the
     weight encoding the constructor will need): a payload of ``m`` rows at candidate ``j``
-    has exactly ``8 (header_j + ceil(m row_bits_j / 8))`` bits.
+    has exactly ``8 (header_j + ceil(m row_bits_j / 8))`` bits. ``families`` are the
+    rank's fitted quantizer families (:func:`_families`; fitted here when None).
     """
     classes = None if yl is None else np.unique(yl[ul > 0])
     wenc, wbits = plan_weight_encoding(params.method, ul)
     heads, rbits = [], []
-    for q in _candidates(Xl, yl, params):
+    if families is None:
+        families = _families(Xl, yl, params)
+    for q in _candidates(families):
         heads.append(payload_nbytes(d=Xl.shape[1], m=0, quantizer=q, weight_encoding=wenc,
                                     weight_bits=wbits, classes=classes, method=params.method))
         rbits.append(q.value_bits_per_row_ + wbits)
@@ -323,16 +333,19 @@ def _local_fraction_table(Xl, yl, ul, reference: int, n_groups: int, params: _Pa
     """(3 + n_groups,) buffer: the rank's planned candidate, its header bytes and bits per
     row there, then its class counts (NaN-padded; all NaN for a rank without rows).
 
-    The candidate (bit depth) is the planner's choice (:func:`qcoreset.planner.plan`) at
-    the rank's ``reference`` budget, its row-proportional share of the budget.
+    The candidate (bit depth) is the planner's choice (:func:`qcoreset.planner.plan`,
+    with its seeds) at the rank's ``reference`` budget, its row-proportional share of the
+    budget; the quantizers are fitted once, for the prices and the plan.
     """
     buf = np.full(3 + n_groups, np.nan)
     if Xl is None:
         return buf
-    heads, rbits, counts = _price_table(Xl, yl, ul, params)
-    pl = plan(Xl, int(reference), y=yl, sample_weight=ul, method=params.method,
-              quantizer=params.quantizer, bits=params.bits, proxy=params.proxy,
-              n_clusters=params.n_clusters, random_state=seed)
+    families = _families(Xl, yl, params)
+    heads, rbits, counts = _price_table(Xl, yl, ul, params, families)
+    classes = None if yl is None else np.unique(yl[ul > 0])
+    pl = _plan(Xl, ul, classes=classes, budget_bits=int(reference), families=families,
+               method=resolve_method(params.method, yl is not None), proxy=params.proxy,
+               n_clusters=params.n_clusters, rng=_plan_rng(seed))
     j = next(i for i, r in enumerate(pl.rows) if r.chosen)
     if len(pl.rows) != heads.shape[0]:
         raise RuntimeError(f"{len(pl.rows)} plan rows for {heads.shape[0]} candidates")
@@ -396,7 +409,7 @@ def _local_fraction_payload(Xl, yl, ul, bits: int, candidate: int, rows, params:
     rs = np.random.RandomState(seed)
     build_seed = int(rs.randint(2**31 - 1))
     round_seed = int(rs.randint(2**31 - 1))
-    quant = _candidates(Xl, yl, params, round_seed)[candidate]
+    quant = _candidates(_families(Xl, yl, params, round_seed))[candidate]
     rows = np.asarray(rows, dtype=np.int64)[:_class_counts(yl, ul).shape[0]]
     classes = None if yl is None else np.unique(yl[ul > 0])
     sizes = None if classes is None else dict(zip(classes.tolist(), rows.tolist(),

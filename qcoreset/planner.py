@@ -950,8 +950,13 @@ def _checked_inputs(X, y, sample_weight, method, quantizer, bits, random_state,
     method = resolve_method(method, labels is not None)
     families = fit_quantizers(X, quantizer, bits, y=labels, n_clusters=n_clusters)
     classes = None if labels is None else np.unique(labels[u > 0])
-    rs = check_random_state(random_state)
-    return X, u, classes, families, np.random.default_rng(rs.randint(2**31 - 1)), method
+    return X, u, classes, families, _plan_rng(random_state), method
+
+
+def _plan_rng(random_state) -> np.random.Generator:
+    """The generator a plan draws from (its proxy's and quantization measurements'
+    samples), derived from ``random_state`` (int, RandomState or None)."""
+    return np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
 
 
 def plan(
