@@ -36,14 +36,22 @@ whole bytes (payloads are whole bytes, so a bit beyond a multiple of 8 would be 
     ``8 len(payload_r) <= B_r`` and ``sum_r B_r <= B``. Without labels the rank's rows
     are one class.
 
-    *Bit depth.* Every rank quantizes at its own planner's depth: the depth
-    :func:`qcoreset.planner.plan` chooses for the rank's rows at its row-proportional
-    share of the budget (the ``size`` split, close to what the common fraction gives it).
-    The weights are ``1 / f`` at any depth, so a common depth is not needed to keep them
-    equal; it would only force one grid resolution on ranks whose grids, ranges and
-    planned depths differ (a rank whose planner prefers coarse values and many rows next
-    to one that prefers fewer, finer rows). The fraction is computed with every rank's
-    exact price at its own depth.
+    *Bit depth.* Every rank quantizes at one common candidate (quantizer, depth), the one
+    whose union the planner predicts best. The root computes the common-fraction split at
+    every candidate (every rank at that candidate, with its own exact price); every rank
+    measures, with :func:`qcoreset.planner.plan`'s seeds, its sampling proxy's standard
+    error per unit weight ``e_ij`` at the rows it would send there, and the candidate's
+    spread ratio ``s_ij`` and quantization shift ``b_ij``
+    (:class:`qcoreset.planner.QuantizationEffect`); the root predicts the union's error as
+    the planner does, ``sqrt(E_j^2 + b_j^2)`` with ``E_j^2 = sum_i (U_i e_ij)^2 s_ij /
+    U^2`` (the ranks sample independently) and ``b_j = sum_i U_i b_ij / U`` (a depth
+    rounds the same columns alike on every rank, so the shifts add by mass), and takes
+    the smallest (:func:`~qcoreset.distributed.reduce.union_errors`). With one rank this
+    is the plan's own prediction; with ``R`` ranks holding the same distribution it is
+    the plan of the pooled rows, the ``R`` headers aside. A rank's own plan at its share
+    of the budget would see its sample's error as the whole error, ``sqrt(R)`` times its
+    part of the union's, and trade bits for rows too early: on digits at 4 % split over
+    8 ranks it chose 1 bit, where the pooled rows get 2.
 
 ``optimal`` for real-weight constructors (``sensitivity``, ``lightweight``, ``rcc``, ...)
     Minimise the union's error subject to ``sum_i B_i <= B``, ``H_i <= B_i``, where

@@ -10,11 +10,13 @@ arrays. The ranks
    their minimum payloads ``H_i`` (header plus one row, or one row per class);
 4. split the rest by the allocation rule (:mod:`qcoreset.distributed.allocation`). For
    ``optimal`` with a constant-weight constructor (``uniform``, what ``method="auto"``
-   means with labels) each rank plans at its row-proportional share and sends, for every
-   candidate bit depth, its predicted error, header bytes and bits per row, and its rows
-   per class (``Allgather`` of a float64 buffer); the root picks one depth and the
-   largest sampling fraction common to all ranks whose exact payloads fit
-   (:func:`~qcoreset.distributed.allocation.fraction_allocation`) and broadcasts the
+   means with labels) each rank sends, for every candidate bit depth, its header bytes
+   and bits per row, and its rows per class (``Allgather`` of a float64 buffer); the root
+   computes, for every depth, the largest sampling fraction common to all ranks whose
+   exact payloads fit (:func:`~qcoreset.distributed.allocation.fraction_allocation`) and
+   broadcasts the rows every rank would send there; every rank measures the planner's
+   sampling error and quantization effect at those sizes (``Gather``); the root picks
+   the depth of least predicted union error (:func:`union_errors`) and broadcasts the
    budgets, the depth and the fraction (``Bcast``). For ``optimal`` with the other
    constructors each rank fits its planner proxy ``curve_fits`` times and sends its mean
    error curve at ``curve_points`` budgets common to all ranks, with the curve's standard
@@ -44,10 +46,15 @@ from qcoreset._validation import check_data, check_int, check_labels, check_samp
 from qcoreset.budget import parse_budget
 from qcoreset.constructors import build_coreset, constructor_params, resolve_method
 from qcoreset.estimator import QuantizedCoreset
-from qcoreset.payload import DecodedPayload, encode_payload, payload_nbytes
+from qcoreset.payload import DecodedPayload, encode_payload
 from qcoreset.planner import (
-    _plan,
+    AUTO_QUANTIZERS,
+    PROXIES,
+    QuantizationEffect,
     _plan_rng,
+    _priced,
+    _proxy_name,
+    candidate_bits,
     error_curve,
     fit_quantizers,
     plan_weight_encoding,
@@ -73,7 +80,7 @@ from .allocation import (
 )
 from .container import container_overhead_bits, decode_container, encode_container
 
-__all__ = ["DistributedResult", "reduce_distributed", "reduce_parts", "rank_seed"]
+__all__ = ["DistributedResult", "reduce_distributed", "reduce_parts", "rank_seed", "union_errors"]
 
 
 @dataclass
@@ -127,6 +134,11 @@ class DistributedResult:
     class_multipliers : dict or None
         With ``fraction`` and labels: every class's multiplier ``g_c``
         (:func:`~qcoreset.distributed.allocation.class_multipliers`).
+    depth_errors : ndarray or None
+        On the root, with ``fraction``: the predicted error of the union at every
+        candidate (quantizer, depth) in plan-row order (:func:`union_errors`; NaN where
+        the candidate does not fit, and everywhere when only one fits); every rank
+        quantizes at the smallest.
     timings : dict
         Wall seconds of the phases on this rank (``validate``, ``allocate``, ``reduce``,
         ``gather``, ``total``).
@@ -151,6 +163,7 @@ class DistributedResult:
     method: str = ""
     fraction: float | None = None
     class_multipliers: dict | None = None
+    depth_errors: np.ndarray | None = None
     timings: dict = field(default_factory=dict)
 
     @property
@@ -307,17 +320,19 @@ def _price_table(Xl, yl, ul, params: _Params,
     has exactly ``8 (header_j + ceil(m row_bits_j / 8))`` bits. ``families`` are the
     rank's fitted quantizer families (:func:`_families`; fitted here when None).
     """
+    priced = _priced_candidates(Xl, yl, ul, params, families)
+    return (np.array([p[3] for p in priced], dtype=np.int64),
+            np.array([p[4] for p in priced], dtype=np.int64), _class_counts(yl, ul))
+
+
+def _priced_candidates(Xl, yl, ul, params: _Params, families=None) -> list:
+    """The planner's priced candidates of this rank: ``(fitted quantizer, quantizer at the
+    depth, bits, header bytes, row bits)`` in plan-row order."""
     classes = None if yl is None else np.unique(yl[ul > 0])
     wenc, wbits = plan_weight_encoding(params.method, ul)
-    heads, rbits = [], []
     if families is None:
         families = _families(Xl, yl, params)
-    for q in _candidates(families):
-        heads.append(payload_nbytes(d=Xl.shape[1], m=0, quantizer=q, weight_encoding=wenc,
-                                    weight_bits=wbits, classes=classes, method=params.method))
-        rbits.append(q.value_bits_per_row_ + wbits)
-    return (np.array(heads, dtype=np.int64), np.array(rbits, dtype=np.int64),
-            _class_counts(yl, ul))
+    return _priced(families, Xl.shape[1], wenc, wbits, classes, params.method)
 
 
 def _local_minimum(Xl, yl, ul, available, params: _Params, seed) -> int:
@@ -328,30 +343,90 @@ def _local_minimum(Xl, yl, ul, available, params: _Params, seed) -> int:
     return int((8 * (heads + (counts.shape[0] * rbits + 7) // 8)).min())
 
 
-def _local_fraction_table(Xl, yl, ul, reference: int, n_groups: int, params: _Params,
-                          seed) -> np.ndarray:
-    """(3 + n_groups,) buffer: the rank's planned candidate, its header bytes and bits per
-    row there, then its class counts (NaN-padded; all NaN for a rank without rows).
+def _n_candidates(params: _Params) -> int:
+    """Candidates (quantizer, depth) of a plan with ``params``: the same on every rank."""
+    names = AUTO_QUANTIZERS if params.quantizer == "auto" else (params.quantizer,)
+    return sum(len(candidate_bits(name)) if isinstance(params.bits, str) else 1
+               for name in names)
 
-    The candidate (bit depth) is the planner's choice (:func:`qcoreset.planner.plan`,
-    with its seeds) at the rank's ``reference`` budget, its row-proportional share of the
-    budget; the quantizers are fitted once, for the prices and the plan.
+
+def _local_fraction_table(Xl, yl, ul, n_cand: int, n_groups: int,
+                          params: _Params) -> np.ndarray:
+    """(2 n_cand + n_groups,) buffer: the header bytes of every candidate depth, its bits
+    per row, then the rank's class counts (NaN-padded; all NaN for a rank without rows).
     """
-    buf = np.full(3 + n_groups, np.nan)
+    buf = np.full(2 * n_cand + n_groups, np.nan)
     if Xl is None:
         return buf
-    families = _families(Xl, yl, params)
-    heads, rbits, counts = _price_table(Xl, yl, ul, params, families)
-    classes = None if yl is None else np.unique(yl[ul > 0])
-    pl = _plan(Xl, ul, classes=classes, budget_bits=int(reference), families=families,
-               method=resolve_method(params.method, yl is not None), proxy=params.proxy,
-               n_clusters=params.n_clusters, rng=_plan_rng(seed))
-    j = next(i for i, r in enumerate(pl.rows) if r.chosen)
-    if len(pl.rows) != heads.shape[0]:
-        raise RuntimeError(f"{len(pl.rows)} plan rows for {heads.shape[0]} candidates")
-    buf[:3] = j, heads[j], rbits[j]
-    buf[3:3 + counts.shape[0]] = counts
+    heads, rbits, counts = _price_table(Xl, yl, ul, params)
+    if heads.shape[0] != n_cand:
+        raise RuntimeError(f"{heads.shape[0]} candidate depths, expected {n_cand}")
+    buf[:n_cand], buf[n_cand:2 * n_cand] = heads, rbits
+    buf[2 * n_cand:2 * n_cand + counts.shape[0]] = counts
     return buf
+
+
+def _local_depth_terms(Xl, yl, ul, sizes, params: _Params, seed) -> np.ndarray:
+    """(n_cand, 3): at every candidate depth, the planner's measurements of this rank's
+    rows at the size the common fraction gives it there.
+
+    Column 0 is the sampling proxy's standard error per unit weight at that size, columns
+    1-2 the depth's spread ratio and quantization shift
+    (:meth:`qcoreset.planner.QuantizationEffect.at`): what :func:`qcoreset.planner.plan`
+    measures, with its seeds, on the rank's rows. NaN where the candidate does not fit
+    (``sizes < 0``), for a rank without rows, and everywhere when at most one candidate
+    fits (nothing to choose).
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    out = np.full((sizes.shape[0], 3), np.nan)
+    fits = sizes >= 0
+    if Xl is None or fits.sum() <= 1:
+        return out
+    families = _families(Xl, yl, params)
+    priced = _priced_candidates(Xl, yl, ul, params, families)
+    rng = _plan_rng(seed)
+    proxy = PROXIES.get(_proxy_name(params.proxy, params.method))().fit(
+        Xl, ul, method=params.method, n_clusters=params.n_clusters, rng=rng)
+    effect = QuantizationEffect(Xl, ul, families[0][0], n_clusters=params.n_clusters,
+                                rng=rng)
+    uniq, inv = np.unique(sizes[fits], return_inverse=True)
+    out[fits, 0] = proxy.error(uniq)[inv]
+    for j in np.flatnonzero(fits):
+        base, _, bits, _, _ = priced[j]
+        out[j, 1:] = effect.at(bits, base)
+    return out
+
+
+def union_errors(terms, masses) -> np.ndarray:
+    """The planner's predicted error of the union of the ranks' coresets, per candidate.
+
+    ``terms[i, j]`` is rank i's ``(e_ij, s_ij, b_ij)`` at candidate j
+    (:func:`_local_depth_terms`): the standard error per unit weight of its sample, the
+    spread ratio and the quantization shift. The ranks sample independently, so the
+    union's standard error per unit weight is ``sqrt(sum_i (U_i e_ij)^2 s_ij) / U``; the
+    shifts of one depth point the same way on every rank (the grids round the same
+    columns alike), so they add by mass, ``sum_i U_i b_ij / U``. The prediction is
+    :func:`qcoreset.planner.plan`'s ``sqrt(error^2 spread + shift^2)`` with these, and
+    for one rank it is the plan's own. NaN where no rank has a measurement.
+
+    Parameters
+    ----------
+    terms : ndarray of shape (n_ranks, n_candidates, 3)
+        NaN rows for ranks without rows and candidates that do not fit.
+    masses : array-like of shape (n_ranks,)
+        The ranks' data masses ``U_i``.
+
+    Returns
+    -------
+    ndarray of shape (n_candidates,)
+    """
+    terms = np.asarray(terms, dtype=np.float64)
+    w = np.asarray(masses, dtype=np.float64)[:, None] / float(np.sum(masses))
+    has = ~np.isnan(terms[..., 0])
+    var = np.where(has, (w * np.nan_to_num(terms[..., 0])) ** 2
+                   * np.nan_to_num(terms[..., 1]), 0.0).sum(axis=0)
+    shift = np.where(has, w * np.nan_to_num(terms[..., 2]), 0.0).sum(axis=0)
+    return np.where(has.any(axis=0), np.sqrt(var + shift ** 2), np.nan)
 
 
 def _local_class_stats(Xl, yl, ul):
@@ -383,18 +458,60 @@ def _multiplier_table(stats) -> dict | None:
     return table
 
 
-def _fraction_split(allbuf: np.ndarray, available: int, n_all, stats):
-    """The root's ``optimal`` split for a constant-weight constructor (see
-    :func:`~qcoreset.distributed.allocation.fraction_allocation`); ``stats`` are the
-    ranks' class moments (None without labels: one fraction for all rows)."""
-    heads = np.nan_to_num(allbuf[:, 1]).astype(np.int64)
-    rbits = np.nan_to_num(allbuf[:, 2]).astype(np.int64)
-    counts = [c[~np.isnan(c)].astype(np.int64) for c in allbuf[:, 3:]]
+def _depth_splits(allbuf: np.ndarray, n_cand: int, available: int, n_all, stats) -> list:
+    """The root's common-fraction split (see
+    :func:`~qcoreset.distributed.allocation.fraction_allocation`) with every rank at
+    candidate ``j``, for every ``j``: None where not even one row per class fits.
+    ``stats`` are the ranks' class moments (None without labels: one fraction for all
+    rows).
+
+    Raises
+    ------
+    BudgetError
+        When no candidate fits (the cheapest one's message).
+    """
+    heads = np.nan_to_num(allbuf[:, :n_cand]).astype(np.int64)
+    rbits = np.nan_to_num(allbuf[:, n_cand:2 * n_cand]).astype(np.int64)
+    counts = [c[~np.isnan(c)].astype(np.int64) for c in allbuf[:, 2 * n_cand:]]
     scale = None
     if any(st is not None for st in stats):
         scale = [np.ones(0) if g is None else g for g in class_multipliers(stats)]
-    return fraction_allocation(counts, heads, rbits, int(available), scale=scale,
-                               shares=np.asarray(n_all, dtype=np.float64))
+    shares = np.asarray(n_all, dtype=np.float64)
+    splits, failures = [], []
+    for j in range(n_cand):
+        try:
+            splits.append(fraction_allocation(counts, heads[:, j], rbits[:, j],
+                                              int(available), scale=scale, shares=shares))
+        except BudgetError as exc:
+            splits.append(None)
+            failures.append((int((8 * heads[:, j] + rbits[:, j]).sum()), str(exc)))
+    if all(sp is None for sp in splits):
+        raise BudgetError(min(failures)[1])
+    return splits
+
+
+def _split_sizes(splits: list, n_ranks: int) -> np.ndarray:
+    """(n_ranks, n_candidates) rows every rank sends at every candidate's split (-1 where
+    the candidate does not fit)."""
+    sizes = np.full((n_ranks, len(splits)), -1, dtype=np.int64)
+    for j, sp in enumerate(splits):
+        if sp is not None:
+            sizes[:, j] = [int(np.sum(r)) for r in sp.rows]
+    return sizes
+
+
+def _choose_depth(splits: list, terms, masses) -> tuple[int, np.ndarray]:
+    """The candidate every rank quantizes at: the smallest predicted union error
+    (:func:`union_errors`), ties to more rows, then the coarser candidate; the only one
+    that fits when there is one. Returns it and every candidate's predicted error."""
+    errors = union_errors(terms, masses)
+    fits = [j for j, sp in enumerate(splits) if sp is not None]
+    if len(fits) == 1:
+        return fits[0], errors
+    rows = {j: sum(int(np.sum(r)) for r in splits[j].rows) for j in fits}
+    best = min(fits, key=lambda j: (np.inf if np.isnan(errors[j]) else errors[j],
+                                    -rows[j], j))
+    return best, errors
 
 
 def _local_fraction_payload(Xl, yl, ul, bits: int, candidate: int, rows, params: _Params,
@@ -595,12 +712,16 @@ def reduce_parts(
     maximums = np.where(live, available - (minimums.sum() - minimums), 0)
     curves = costs = split = None
     if fraction:
-        groups = int(table[:, 4].max())
-        reference = proportional_allocation(n_all, available, minimums)
+        groups, n_cand = int(table[:, 4].max()), _n_candidates(params)
         allbuf = np.stack(each(lambda r, loc: _local_fraction_table(
-            loc[0], loc[1], loc[2], reference[r], groups, params, seeds[r]), local))
+            loc[0], loc[1], loc[2], n_cand, groups, params), local))
         stats = each(lambda r, loc: _local_class_stats(loc[0], loc[1], loc[2]), local)
-        split = _fraction_split(allbuf, available, n_all, stats)
+        splits = _depth_splits(allbuf, n_cand, available, n_all, stats)
+        sizes = _split_sizes(splits, size)
+        terms = np.stack(each(lambda r, loc: _local_depth_terms(
+            loc[0], loc[1], loc[2], sizes[r], params, seeds[r]), local))
+        candidate, depth_errors = _choose_depth(splits, terms, masses)
+        split = splits[candidate]
         alloc, pooled = split.allocation, None
     else:
         if allocation == "optimal":
@@ -616,8 +737,8 @@ def reduce_parts(
     t_alloc = time.perf_counter()
     if split is not None:
         fitted = each(lambda r, loc: _local_fraction_payload(
-            loc[0], loc[1], loc[2], alloc[r], int(np.nan_to_num(allbuf[r, 0])),
-            split.rows[r], params, seeds[r]), local)
+            loc[0], loc[1], loc[2], alloc[r], candidate, split.rows[r], params, seeds[r]),
+            local)
     else:
         fitted = each(lambda r, loc: _local_payload(loc[0], loc[1], loc[2], alloc[r], params,
                                                     seeds[r]), local)
@@ -633,6 +754,7 @@ def reduce_parts(
     if split is not None:
         result.fraction = split.level
         result.class_multipliers = _multiplier_table(stats)
+        result.depth_errors = depth_errors
     if pooled is not None:
         result.curves, result.raw_curves = pooled.curves, curves
         result.curve_weight = pooled.own_weight
@@ -757,16 +879,30 @@ def reduce_distributed(
     maximums = np.where(live, available - (minimums.sum() - minimums), 0)
 
     # 4: allocation ----------------------------------------------------------------------
-    curves = costs = allbuf = None
+    curves = costs = allbuf = depth_errors = None
     groups = int(table[:, 4].max())
+    error = pooled = None
     if fraction:
-        reference = proportional_allocation(n_all, available, minimums)
-        buf = run_agreed(comm, _local_fraction_table, Xl, yl, ul, int(reference[rank]),
-                         groups, params, seed)
+        n_cand = _n_candidates(params)
+        buf = run_agreed(comm, _local_fraction_table, Xl, yl, ul, n_cand, groups, params)
         allbuf = np.empty((size, buf.shape[0]), dtype=np.float64)
         comm.Allgather(buf, allbuf)
         # class labels and moments: a small mixed object, gathered pickled
         stats = comm.gather(run_agreed(comm, _local_class_stats, Xl, yl, ul), root=root)
+        # the root prices every candidate depth; the ranks measure themselves at its sizes
+        sizes = np.zeros((size, n_cand), dtype=np.int64)
+        if rank == root:
+            try:
+                splits = _depth_splits(allbuf, n_cand, available, n_all, stats)
+                sizes[:] = _split_sizes(splits, size)
+            except Exception as exc:  # noqa: BLE001 - sent to every rank below
+                error = f"the allocation failed on the root: {type(exc).__name__}: {exc}"
+        agree(comm, error)
+        comm.Bcast(sizes, root=root)
+        mine = np.ascontiguousarray(run_agreed(comm, _local_depth_terms, Xl, yl, ul,
+                                               sizes[rank], params, seed))
+        terms = np.empty((size, n_cand, 3), dtype=np.float64) if rank == root else None
+        comm.Gather(mine, terms, root=root)
     elif allocation == "optimal":
         grid = _curve_grid(minimums, maximums, live, params.curve_points)
         buf = run_agreed(comm, _local_curve, Xl, yl, ul, grid, params, seed)
@@ -777,19 +913,19 @@ def reduce_distributed(
         costs = np.empty(size, dtype=np.float64)
         comm.Allgather(np.array([run_agreed(comm, _local_cost, Xl, ul, params, seed)]), costs)
     alloc = np.zeros(size, dtype=np.int64)
-    # fraction rule: rows per class of every rank (after two unused slots)
-    choice = np.zeros(2 + size * groups, dtype=np.int64)
+    # fraction rule: the fraction, the candidate depth, then rows per class of every rank
+    choice = np.zeros(3 + size * groups, dtype=np.int64)
     level = np.zeros(1, dtype=np.float64)
-    error = pooled = None
     if rank == root:
         try:
             if fraction:
-                split = _fraction_split(allbuf, available, n_all, stats)
+                candidate, depth_errors = _choose_depth(splits, terms, masses)
+                split = splits[candidate]
                 alloc[:] = split.allocation
-                choice[:2] = (split.numerator, split.denominator)
+                choice[:3] = (split.numerator, split.denominator, candidate)
                 level[0] = split.level
                 for r, rows_r in enumerate(split.rows):
-                    choice[2 + r * groups:2 + r * groups + rows_r.shape[0]] = rows_r
+                    choice[3 + r * groups:3 + r * groups + rows_r.shape[0]] = rows_r
             else:
                 alloc[:], pooled = _split(params, curves, costs, n_all, live, masses,
                                           available, minimums, maximums)
@@ -804,9 +940,9 @@ def reduce_distributed(
 
     # 5: local reduction -----------------------------------------------------------------
     if fraction:
-        mine = choice[2 + rank * groups:2 + (rank + 1) * groups]
+        mine = choice[3 + rank * groups:3 + (rank + 1) * groups]
         qc, payload = run_agreed(comm, _local_fraction_payload, Xl, yl, ul, int(alloc[rank]),
-                                 int(np.nan_to_num(buf[0])), mine, params, seed)
+                                 int(choice[2]), mine, params, seed)
     else:
         qc, payload = run_agreed(comm, _local_payload, Xl, yl, ul, int(alloc[rank]), params,
                                  seed)
@@ -834,6 +970,7 @@ def reduce_distributed(
         result.fraction = float(level[0])
         if rank == root:
             result.class_multipliers = _multiplier_table(stats)
+            result.depth_errors = depth_errors
 
     def merge():
         if rank != root:

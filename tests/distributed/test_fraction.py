@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.datasets import load_digits
 
 from qcoreset._errors import BudgetError
 from qcoreset.distributed import container_overhead_bits, rank_seed, reduce_parts
@@ -15,10 +16,10 @@ from qcoreset.distributed.allocation import (
     common_fraction,
     fraction_allocation,
     fraction_payload_bits,
-    proportional_allocation,
     uses_fraction_rule,
 )
-from qcoreset.planner import plan
+from qcoreset.distributed.reduce import union_errors
+from qcoreset.planner import candidate_bits, plan
 from qcoreset.quantizers import get_quantizer
 
 
@@ -276,14 +277,53 @@ def test_equal_weights_across_ranks_when_the_level_is_complete():
             assert np.allclose(w, n / low[c])  # one weight for the class on both ranks
 
 
-def test_each_rank_quantizes_at_its_planned_depth():
+def test_every_rank_quantizes_at_the_depth_of_least_predicted_union_error():
     parts = _labelled_parts(2)
     res = reduce_parts(parts, budget="5%", random_state=7)
-    ref = proportional_allocation(res.n_rows, res.available_bits, res.minimum_bits)
-    for r, ((X, y), qc) in enumerate(zip(parts, res.local, strict=True)):
-        chosen = plan(X, int(ref[r]), y=y, method="uniform", quantizer="fixed",
-                      random_state=rank_seed(7, r)).chosen
-        assert qc.bits_ == chosen.bits
+    errors = res.depth_errors
+    assert errors.shape == (len(candidate_bits("fixed")),)
+    assert np.isfinite(errors).sum() > 1  # a real choice
+    best = candidate_bits("fixed")[int(np.nanargmin(errors))]
+    assert [qc.bits_ for qc in res.local] == [best] * len(parts)
+    assert (res.payload_bits <= res.allocation).all()
+
+
+def test_union_errors_pool_the_ranks_as_one_sample():
+    e, s, b = 0.3, 1.2, 0.1
+    one = union_errors([[[e, s, b]]], [5.0])
+    assert one[0] == pytest.approx(np.sqrt(e * e * s + b * b))  # the planner's formula
+    # equal ranks: half the sampling variance per unit weight, the same shift
+    two = union_errors([[[e, s, b]], [[e, s, b]]], [5.0, 5.0])
+    assert two[0] == pytest.approx(np.sqrt(e * e * s / 2 + b * b))
+    # unequal masses weight both terms; a rank without rows adds nothing
+    mixed = union_errors([[[e, s, b]], [[2 * e, 1.0, 3 * b]], [[np.nan] * 3]], [1.0, 3.0, 0.0])
+    assert mixed[0] == pytest.approx(np.sqrt((0.25 * e) ** 2 * s + (0.75 * 2 * e) ** 2
+                                             + (0.25 * b + 0.75 * 3 * b) ** 2))
+    # a candidate no rank measured (it does not fit) has no prediction
+    assert np.isnan(union_errors([[[np.nan] * 3, [e, s, b]]], [1.0])[0])
+
+
+def test_one_rank_quantizes_at_the_planners_depth():
+    X, y = load_digits(return_X_y=True)
+    for budget in ("3%", "5%", "20%"):
+        res = reduce_parts([(X, y)], budget=budget, random_state=3)
+        chosen = plan(X, int(res.available_bits), y=y, quantizer="fixed",
+                      random_state=rank_seed(3, 0)).chosen
+        assert res.local[0].bits_ == chosen.bits
+
+
+def test_depth_does_not_depend_on_how_many_ranks_hold_the_rows():
+    # planned rank by rank at its share, 8 parts of digits chose 1 bit, fewer chose 2
+    # (each rank's own sampling error looks sqrt(8) times larger than its part of the
+    # union's); the union planned as one sample keeps the single-node depth
+    X, y = load_digits(return_X_y=True)
+    depths = set()
+    for n in (1, 2, 4, 8):
+        parts = [(X[i::n], y[i::n]) for i in range(n)]
+        res = reduce_parts(parts, budget="4%", random_state=0)
+        depths |= {qc.bits_ for qc in res.local}
+        assert (res.payload_bits <= res.allocation).all()
+    assert len(depths) == 1
 
 
 def test_labelled_pca_ranks_are_the_planners():
