@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     red.add_argument("--method", default="auto", choices=["auto", *CONSTRUCTORS.names()],
                      help="coreset constructor; auto: uniform per class when labels travel "
                      "(--allocation optimal then samples every class on every rank with "
-                     "one fraction), sensitivity without (default: auto)")
+                     "one fraction, at one bit depth), sensitivity without (default: auto)")
     red.add_argument("--quantizer", default="fixed", choices=QUANTIZERS.names(),
                      help="quantizer (default: fixed)")
     red.add_argument("--bits", type=_auto_or_int("bits"), default="auto",

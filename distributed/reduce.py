@@ -815,7 +815,8 @@ def reduce_distributed(
         Coreset constructor, as in :class:`qcoreset.QuantizedCoreset`; ``"auto"`` (the
         default) is ``"uniform"`` per class with labels and ``"sensitivity"`` without
         (:func:`qcoreset.constructors.resolve_method`). With a constant-weight constructor
-        ``optimal`` samples every class on every rank with one common fraction.
+        ``optimal`` samples every class on every rank with one common fraction, and every
+        rank quantizes at one common depth (:attr:`DistributedResult.depth_errors`).
     quantizer, bits, proxy, n_clusters
         As in :class:`qcoreset.QuantizedCoreset`; the quantizer defaults to ``"fixed"``.
     curve_points : int
