@@ -477,14 +477,17 @@ def _depth_splits(allbuf: np.ndarray, n_cand: int, available: int, n_all, stats)
     if any(st is not None for st in stats):
         scale = [np.ones(0) if g is None else g for g in class_multipliers(stats)]
     shares = np.asarray(n_all, dtype=np.float64)
+    groups = np.array([int((c > 0).sum()) for c in counts], dtype=np.int64)
     splits, failures = [], []
     for j in range(n_cand):
         try:
             splits.append(fraction_allocation(counts, heads[:, j], rbits[:, j],
                                               int(available), scale=scale, shares=shares))
         except BudgetError as exc:
-            splits.append(None)
-            failures.append((int((8 * heads[:, j] + rbits[:, j]).sum()), str(exc)))
+            splits.append(None)  # keyed by what one row per class needs at this candidate
+            need = int(np.sum(np.where(groups > 0, 8 * (heads[:, j]
+                                                          + (groups * rbits[:, j] + 7) // 8), 0)))
+            failures.append((need, str(exc)))
     if all(sp is None for sp in splits):
         raise BudgetError(min(failures)[1])
     return splits
