@@ -291,14 +291,27 @@ def _class_counts(yl, ul) -> np.ndarray:
     return counts.astype(np.int64)
 
 
-def _families(Xl, yl, params: _Params, round_seed=None) -> list:
-    """The planner's quantizer families ``(fitted quantizer, bit options)`` on this rank.
+def _local_seeds(seed) -> tuple[int, int]:
+    """The rank's (coreset, rounding) seeds, drawn as :class:`qcoreset.QuantizedCoreset`
+    draws them."""
+    rs = np.random.RandomState(seed)
+    build_seed = int(rs.randint(2**31 - 1))
+    return build_seed, int(rs.randint(2**31 - 1))
+
+
+def _local_families(Xl, yl, params: _Params, seed) -> list | None:
+    """The planner's quantizer families ``(fitted quantizer, bit options)`` on this rank
+    (None for a rank without rows), fitted once for every step that prices, measures or
+    encodes with them.
 
     Fitted as :func:`qcoreset.planner.plan` and :class:`qcoreset.QuantizedCoreset` fit
     them: with the labels (``pca`` chooses a rank that keeps the classes apart) and the
-    planner's ``n_clusters``.
+    planner's ``n_clusters``; a quantizer that takes a seed gets the rank's rounding seed.
     """
-    return fit_quantizers(Xl, params.quantizer, params.bits, random_state=round_seed, y=yl,
+    if Xl is None:
+        return None
+    return fit_quantizers(Xl, params.quantizer, params.bits,
+                          random_state=_local_seeds(seed)[1], y=yl,
                           n_clusters=params.n_clusters)
 
 
@@ -311,35 +324,33 @@ def _candidates(families) -> list:
     return out
 
 
-def _price_table(Xl, yl, ul, params: _Params,
-                 families=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _price_table(Xl, yl, ul, families,
+                 params: _Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(header bytes, bits per row) of every candidate depth, and the class counts.
 
     The planner's own pricing (:func:`qcoreset.payload.payload_nbytes` with ``m = 0``, the
     weight encoding the constructor will need): a payload of ``m`` rows at candidate ``j``
     has exactly ``8 (header_j + ceil(m row_bits_j / 8))`` bits. ``families`` are the
-    rank's fitted quantizer families (:func:`_families`; fitted here when None).
+    rank's fitted quantizer families (:func:`_local_families`).
     """
-    priced = _priced_candidates(Xl, yl, ul, params, families)
+    priced = _priced_candidates(Xl, yl, ul, families, params)
     return (np.array([p[3] for p in priced], dtype=np.int64),
             np.array([p[4] for p in priced], dtype=np.int64), _class_counts(yl, ul))
 
 
-def _priced_candidates(Xl, yl, ul, params: _Params, families=None) -> list:
+def _priced_candidates(Xl, yl, ul, families, params: _Params) -> list:
     """The planner's priced candidates of this rank: ``(fitted quantizer, quantizer at the
     depth, bits, header bytes, row bits)`` in plan-row order."""
     classes = None if yl is None else np.unique(yl[ul > 0])
     wenc, wbits = plan_weight_encoding(params.method, ul)
-    if families is None:
-        families = _families(Xl, yl, params)
     return _priced(families, Xl.shape[1], wenc, wbits, classes, params.method)
 
 
-def _local_minimum(Xl, yl, ul, available, params: _Params, seed) -> int:
+def _local_minimum(Xl, yl, ul, families, params: _Params) -> int:
     """Smallest payload: header plus one row per class at the cheapest candidate."""
     if Xl is None:
         return 0
-    heads, rbits, counts = _price_table(Xl, yl, ul, params)
+    heads, rbits, counts = _price_table(Xl, yl, ul, families, params)
     return int((8 * (heads + (counts.shape[0] * rbits + 7) // 8)).min())
 
 
@@ -350,7 +361,7 @@ def _n_candidates(params: _Params) -> int:
                for name in names)
 
 
-def _local_fraction_table(Xl, yl, ul, n_cand: int, n_groups: int,
+def _local_fraction_table(Xl, yl, ul, families, n_cand: int, n_groups: int,
                           params: _Params) -> np.ndarray:
     """(2 n_cand + n_groups,) buffer: the header bytes of every candidate depth, its bits
     per row, then the rank's class counts (NaN-padded; all NaN for a rank without rows).
@@ -358,7 +369,7 @@ def _local_fraction_table(Xl, yl, ul, n_cand: int, n_groups: int,
     buf = np.full(2 * n_cand + n_groups, np.nan)
     if Xl is None:
         return buf
-    heads, rbits, counts = _price_table(Xl, yl, ul, params)
+    heads, rbits, counts = _price_table(Xl, yl, ul, families, params)
     if heads.shape[0] != n_cand:
         raise RuntimeError(f"{heads.shape[0]} candidate depths, expected {n_cand}")
     buf[:n_cand], buf[n_cand:2 * n_cand] = heads, rbits
@@ -366,7 +377,7 @@ def _local_fraction_table(Xl, yl, ul, n_cand: int, n_groups: int,
     return buf
 
 
-def _local_depth_terms(Xl, yl, ul, sizes, params: _Params, seed) -> np.ndarray:
+def _local_depth_terms(Xl, yl, ul, families, sizes, params: _Params, seed) -> np.ndarray:
     """(n_cand, 3): at every candidate depth, the planner's measurements of this rank's
     rows at the size the common fraction gives it there.
 
@@ -382,8 +393,7 @@ def _local_depth_terms(Xl, yl, ul, sizes, params: _Params, seed) -> np.ndarray:
     fits = sizes >= 0
     if Xl is None or fits.sum() <= 1:
         return out
-    families = _families(Xl, yl, params)
-    priced = _priced_candidates(Xl, yl, ul, params, families)
+    priced = _priced_candidates(Xl, yl, ul, families, params)
     rng = _plan_rng(seed)
     proxy = PROXIES.get(_proxy_name(params.proxy, params.method))().fit(
         Xl, ul, method=params.method, n_clusters=params.n_clusters, rng=rng)
@@ -517,19 +527,18 @@ def _choose_depth(splits: list, terms, masses) -> tuple[int, np.ndarray]:
     return best, errors
 
 
-def _local_fraction_payload(Xl, yl, ul, bits: int, candidate: int, rows, params: _Params,
-                            seed):
-    """Sample every class with its rows at the common fraction, encode at the rank's depth.
+def _local_fraction_payload(Xl, yl, ul, families, bits: int, candidate: int, rows,
+                            params: _Params, seed):
+    """Sample every class with its rows at the common fraction, encode at the common depth
+    (candidate ``candidate`` of the rank's ``families``).
 
     The seeds are drawn as :class:`qcoreset.QuantizedCoreset` draws them; the returned
     estimator is rebuilt from the payload (what the root decodes).
     """
     if Xl is None:
         return None, b""
-    rs = np.random.RandomState(seed)
-    build_seed = int(rs.randint(2**31 - 1))
-    round_seed = int(rs.randint(2**31 - 1))
-    quant = _candidates(_families(Xl, yl, params, round_seed))[candidate]
+    build_seed, round_seed = _local_seeds(seed)
+    quant = _candidates(families)[candidate]
     rows = np.asarray(rows, dtype=np.int64)[:_class_counts(yl, ul).shape[0]]
     classes = None if yl is None else np.unique(yl[ul > 0])
     sizes = None if classes is None else dict(zip(classes.tolist(), rows.tolist(),
@@ -708,21 +717,22 @@ def reduce_parts(
     params.method = resolve_method(method, bool(table[live, 3].max() > 0))
     fraction = allocation == "optimal" and uses_fraction_rule(params.method)
     budget_bits, available = _budgets(budget, int(n_all.sum()), d, size)
-    minimums = np.array(each(lambda r, loc: _local_minimum(loc[0], loc[1], loc[2], available,
-                                                           params, seeds[r]), local),
+    families = each(lambda r, loc: _local_families(loc[0], loc[1], params, seeds[r]), local)
+    minimums = np.array(each(lambda r, loc, fam: _local_minimum(loc[0], loc[1], loc[2], fam,
+                                                                params), local, families),
                         dtype=np.int64)
     check_minimums(available, minimums, framing=budget_bits - available)
     maximums = np.where(live, available - (minimums.sum() - minimums), 0)
     curves = costs = split = None
     if fraction:
         groups, n_cand = int(table[:, 4].max()), _n_candidates(params)
-        allbuf = np.stack(each(lambda r, loc: _local_fraction_table(
-            loc[0], loc[1], loc[2], n_cand, groups, params), local))
+        allbuf = np.stack(each(lambda r, loc, fam: _local_fraction_table(
+            loc[0], loc[1], loc[2], fam, n_cand, groups, params), local, families))
         stats = each(lambda r, loc: _local_class_stats(loc[0], loc[1], loc[2]), local)
         splits = _depth_splits(allbuf, n_cand, available, n_all, stats)
         sizes = _split_sizes(splits, size)
-        terms = np.stack(each(lambda r, loc: _local_depth_terms(
-            loc[0], loc[1], loc[2], sizes[r], params, seeds[r]), local))
+        terms = np.stack(each(lambda r, loc, fam: _local_depth_terms(
+            loc[0], loc[1], loc[2], fam, sizes[r], params, seeds[r]), local, families))
         candidate, depth_errors = _choose_depth(splits, terms, masses)
         split = splits[candidate]
         alloc, pooled = split.allocation, None
@@ -739,9 +749,9 @@ def reduce_parts(
                                minimums, maximums)
     t_alloc = time.perf_counter()
     if split is not None:
-        fitted = each(lambda r, loc: _local_fraction_payload(
-            loc[0], loc[1], loc[2], alloc[r], candidate, split.rows[r], params, seeds[r]),
-            local)
+        fitted = each(lambda r, loc, fam: _local_fraction_payload(
+            loc[0], loc[1], loc[2], fam, alloc[r], candidate, split.rows[r], params,
+            seeds[r]), local, families)
     else:
         fitted = each(lambda r, loc: _local_payload(loc[0], loc[1], loc[2], alloc[r], params,
                                                     seeds[r]), local)
@@ -875,7 +885,8 @@ def reduce_distributed(
     t_valid = time.perf_counter()
 
     # 3: minimum payloads ----------------------------------------------------------------
-    mine = np.array([run_agreed(comm, _local_minimum, Xl, yl, ul, available, params, seed)],
+    families = run_agreed(comm, _local_families, Xl, yl, params, seed)
+    mine = np.array([run_agreed(comm, _local_minimum, Xl, yl, ul, families, params)],
                     dtype=np.int64)
     minimums = np.empty(size, dtype=np.int64)
     comm.Allgather(mine, minimums)
@@ -888,7 +899,8 @@ def reduce_distributed(
     error = pooled = None
     if fraction:
         n_cand = _n_candidates(params)
-        buf = run_agreed(comm, _local_fraction_table, Xl, yl, ul, n_cand, groups, params)
+        buf = run_agreed(comm, _local_fraction_table, Xl, yl, ul, families, n_cand, groups,
+                         params)
         allbuf = np.empty((size, buf.shape[0]), dtype=np.float64)
         comm.Allgather(buf, allbuf)
         # class labels and moments: a small mixed object, gathered pickled
@@ -903,7 +915,7 @@ def reduce_distributed(
                 error = f"the allocation failed on the root: {type(exc).__name__}: {exc}"
         agree(comm, error)
         comm.Bcast(sizes, root=root)
-        mine = np.ascontiguousarray(run_agreed(comm, _local_depth_terms, Xl, yl, ul,
+        mine = np.ascontiguousarray(run_agreed(comm, _local_depth_terms, Xl, yl, ul, families,
                                                sizes[rank], params, seed))
         terms = np.empty((size, n_cand, 3), dtype=np.float64) if rank == root else None
         comm.Gather(mine, terms, root=root)
@@ -945,8 +957,8 @@ def reduce_distributed(
     # 5: local reduction -----------------------------------------------------------------
     if fraction:
         mine = choice[3 + rank * groups:3 + (rank + 1) * groups]
-        qc, payload = run_agreed(comm, _local_fraction_payload, Xl, yl, ul, int(alloc[rank]),
-                                 int(choice[2]), mine, params, seed)
+        qc, payload = run_agreed(comm, _local_fraction_payload, Xl, yl, ul, families,
+                                 int(alloc[rank]), int(choice[2]), mine, params, seed)
     else:
         qc, payload = run_agreed(comm, _local_payload, Xl, yl, ul, int(alloc[rank]), params,
                                  seed)
