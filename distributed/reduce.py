@@ -48,13 +48,12 @@ from qcoreset.constructors import build_coreset, constructor_params, resolve_met
 from qcoreset.estimator import QuantizedCoreset
 from qcoreset.payload import DecodedPayload, encode_payload
 from qcoreset.planner import (
-    AUTO_QUANTIZERS,
     PROXIES,
     QuantizationEffect,
     _plan_rng,
     _priced,
     _proxy_name,
-    candidate_bits,
+    candidate_options,
     error_curve,
     fit_quantizers,
     plan_weight_encoding,
@@ -356,9 +355,7 @@ def _local_minimum(Xl, yl, ul, families, params: _Params) -> int:
 
 def _n_candidates(params: _Params) -> int:
     """Candidates (quantizer, depth) of a plan with ``params``: the same on every rank."""
-    names = AUTO_QUANTIZERS if params.quantizer == "auto" else (params.quantizer,)
-    return sum(len(candidate_bits(name)) if isinstance(params.bits, str) else 1
-               for name in names)
+    return sum(len(options) for _, options in candidate_options(params.quantizer, params.bits))
 
 
 def _local_fraction_table(Xl, yl, ul, families, n_cand: int, n_groups: int,

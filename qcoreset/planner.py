@@ -888,6 +888,22 @@ def _priced(families, d: int, wenc: str, wbits: int, classes, method: str) -> li
 AUTO_QUANTIZERS = ("fixed", "pca")
 
 
+def candidate_options(quantizer: str, bits) -> list:
+    """The plan's candidates before any fitting: ``(quantizer name, bit options)`` per
+    family, in plan-row order (:func:`fit_quantizers` fits them).
+
+    Raises
+    ------
+    InputError
+        Invalid ``bits``.
+    """
+    if isinstance(bits, str) and bits != "auto":
+        raise InputError(f"bits must be 'auto' or an integer, got {bits!r}")
+    names = AUTO_QUANTIZERS if quantizer == "auto" else (quantizer,)
+    return [(name, candidate_bits(name) if isinstance(bits, str) else (bits,))
+            for name in names]
+
+
 def fit_quantizers(X, quantizer: str, bits, random_state=None, y=None,
                    n_clusters: int = 10) -> list:
     """The candidate quantizers of a plan, fitted on ``X``, with their bit options.
@@ -920,13 +936,9 @@ def fit_quantizers(X, quantizer: str, bits, random_state=None, y=None,
     InputError
         Unknown quantizer or invalid ``bits``.
     """
-    if isinstance(bits, str) and bits != "auto":
-        raise InputError(f"bits must be 'auto' or an integer, got {bits!r}")
-    names = AUTO_QUANTIZERS if quantizer == "auto" else (quantizer,)
     families = []
-    for name in names:
+    for name, options in candidate_options(quantizer, bits):
         cls = QUANTIZERS.get(name)
-        options = candidate_bits(name) if isinstance(bits, str) else (bits,)
         params = {}
         signature = inspect.signature(cls.__init__).parameters
         if "random_state" in signature:
